@@ -1,0 +1,8 @@
+//! Brume's object model, kept pure: the kinds the API serves, their defaulting and validation,
+//! label and field selectors, the three patch formats and the table columns. Nothing here does
+//! I/O, so the API server, the CLI, the controllers and the simulator share it (DESIGN §2.2).
+#![warn(missing_docs)]
+
+pub mod resource;
+
+pub use resource::{ResourceInfo, Scope};

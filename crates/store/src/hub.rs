@@ -1,0 +1,1 @@
+//! Watch history and fan-out shared by the in-process backends.
