@@ -3,6 +3,14 @@
 //! I/O, so the API server, the CLI, the controllers and the simulator share it (DESIGN §2.2).
 #![warn(missing_docs)]
 
+pub mod decode;
+pub mod defaults;
+pub mod error;
+pub mod patch;
 pub mod resource;
+pub mod selector;
+pub mod table;
+pub mod validation;
 
+pub use error::{FieldError, FieldErrorKind};
 pub use resource::{ResourceInfo, Scope};
