@@ -9,12 +9,14 @@
 //!   asking for a revision that was compacted away yields [`StoreError::Compacted`].
 #![warn(missing_docs)]
 
+mod decide;
 mod hub;
 mod memory;
 mod redb_store;
 
+pub use hub::WatchOptions;
 pub use memory::MemoryStore;
-pub use redb_store::RedbStore;
+pub use redb_store::{RedbStore, StoreStats};
 
 use async_trait::async_trait;
 use bytes::Bytes;
