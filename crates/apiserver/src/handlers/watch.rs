@@ -1,0 +1,190 @@
+//! WATCH of a collection: a chunked stream of JSON lines `{"type","object"}` (ADDED, MODIFIED,
+//! DELETED, BOOKMARK, ERROR), from a resourceVersion, with selectors applied to transitions.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use brume_api::ResourceInfo;
+use brume_store::{Event, EventType, Revision};
+use bytes::Bytes;
+use futures::StreamExt;
+use rand::Rng;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use super::Ctx;
+use super::list::Filter;
+use crate::response::{Render, table};
+use crate::{ApiError, object};
+
+/// Buffered events per watcher before the writer waits for the client.
+const CHANNEL_DEPTH: usize = 256;
+
+struct Watch {
+    info: &'static ResourceInfo,
+    filter: Filter,
+    render: Render,
+    tx: mpsc::Sender<Result<Bytes, Infallible>>,
+}
+
+impl Watch {
+    fn render(&self, obj: Value) -> Value {
+        match self.render {
+            Render::Object => obj,
+            Render::Table(include) => {
+                let rv = obj.pointer("/metadata/resourceVersion").cloned().unwrap_or(json!(""));
+                table(self.info, &[obj], json!({"resourceVersion": rv}), include)
+            }
+        }
+    }
+
+    /// Sends one event line; false when the client is gone.
+    async fn send(&self, kind: &str, obj: Value) -> bool {
+        let mut line = serde_json::to_vec(&json!({"type": kind, "object": obj})).unwrap_or_default();
+        line.push(b'\n');
+        self.tx.send(Ok(Bytes::from(line))).await.is_ok()
+    }
+
+    async fn bookmark(&self, rev: Revision, initial_end: bool) -> bool {
+        let mut meta = json!({"resourceVersion": rev.to_string()});
+        if initial_end {
+            meta["annotations"] = json!({"k8s.io/initial-events-end": "true"});
+        }
+        let obj = json!({"kind": self.info.kind, "apiVersion": self.info.api_version(), "metadata": meta});
+        self.send("BOOKMARK", obj).await
+    }
+
+    /// Turns a store event into the watch event the client sees, if any: an object that starts
+    /// matching the selectors is ADDED, one that stops matching is DELETED.
+    fn translate(&self, ev: &Event) -> Result<Option<(&'static str, Value)>, ApiError> {
+        let obj = object::from_kv(&ev.kv)?;
+        let now = self.filter.matches(&obj);
+        let before = match &ev.prev {
+            Some(prev) => self.filter.matches(&object::from_kv(prev)?),
+            None => false,
+        };
+        Ok(match (ev.kind, before, now) {
+            (EventType::Delete, _, true) => Some(("DELETED", obj)),
+            (EventType::Put, true, true) => Some(("MODIFIED", obj)),
+            (EventType::Put, false, true) => Some(("ADDED", obj)),
+            (EventType::Put, true, false) => Some(("DELETED", obj)),
+            _ => None,
+        })
+    }
+}
+
+/// Starts a watch.
+pub async fn handle(ctx: Ctx) -> Result<Response, ApiError> {
+    let info = ctx.target.info;
+    let filter = Filter::from_ctx(&ctx)?;
+    let rv_param = ctx.query.get("resourceVersion").unwrap_or("").to_string();
+    let explicit_initial = ctx.query.flag("sendInitialEvents");
+    let send_initial = explicit_initial || rv_param.is_empty() || rv_param == "0";
+    let bookmarks = ctx.query.flag("allowWatchBookmarks");
+    let timeout = match ctx.query.int("timeoutSeconds")? {
+        Some(t) if t > 0 => Duration::from_secs(t as u64),
+        // Kubernetes spreads unbounded watches over 30 to 60 minutes so clients reconnect
+        // at different times.
+        _ => Duration::from_secs(rand::rng().random_range(1800..3600)),
+    };
+    let (initial, start) = if send_initial {
+        let (objs, rev, _) = super::list::page(&ctx, &filter, 0).await?;
+        (objs, rev)
+    } else {
+        let rev: Revision = rv_param.parse().map_err(|_| {
+            ApiError::BadRequest(format!(
+                "resourceVersion {rv_param:?} is not valid: use a metadata.resourceVersion returned by this server"
+            ))
+        })?;
+        (Vec::new(), rev)
+    };
+    let prefix = info.key_prefix(ctx.target.namespace.as_deref());
+    let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
+    let watch = Watch { info, filter, render: ctx.render, tx };
+    match ctx.state.store.watch(&prefix, start).await {
+        Ok(events) => {
+            let interval = ctx.state.config.bookmark_interval;
+            tokio::spawn(async move {
+                let ended = run(watch, initial, events, start, Options { bookmarks, explicit_initial, interval, timeout }).await;
+                if let Err(e) = ended {
+                    tracing::debug!(error = %e, "watch ended");
+                }
+            });
+        }
+        // Too old: the stream carries one ERROR event with 410 Gone, as Kubernetes sends it,
+        // and clients relist.
+        Err(e) => {
+            let status = ApiError::from(e).status();
+            tokio::spawn(async move { watch.send("ERROR", status).await });
+        }
+    }
+    let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
+    let mut resp = (StatusCode::OK, body).into_response();
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    Ok(resp)
+}
+
+struct Options {
+    bookmarks: bool,
+    explicit_initial: bool,
+    interval: Duration,
+    timeout: Duration,
+}
+
+async fn run(
+    watch: Watch,
+    initial: Vec<Value>,
+    mut events: brume_store::WatchStream,
+    start: Revision,
+    opts: Options,
+) -> Result<(), ApiError> {
+    for obj in initial {
+        let obj = watch.render(obj);
+        if !watch.send("ADDED", obj).await {
+            return Ok(());
+        }
+    }
+    let mut last = start;
+    if opts.explicit_initial && opts.bookmarks && !watch.bookmark(last, true).await {
+        return Ok(());
+    }
+    let deadline = tokio::time::sleep(opts.timeout);
+    tokio::pin!(deadline);
+    let mut ticker = tokio::time::interval(opts.interval);
+    ticker.tick().await;
+    loop {
+        tokio::select! {
+            _ = &mut deadline => return Ok(()),
+            _ = watch.tx.closed() => return Ok(()),
+            _ = ticker.tick(), if opts.bookmarks => {
+                if !watch.bookmark(last, false).await {
+                    return Ok(());
+                }
+            }
+            next = events.next() => {
+                let Some(ev) = next else { return Ok(()) };
+                let ev = match ev {
+                    Ok(ev) => ev,
+                    Err(e) => {
+                        // A watcher that fell behind is closed with an error event; the client
+                        // re-watches from its last resourceVersion.
+                        let status = ApiError::from(e).status();
+                        watch.send("ERROR", status).await;
+                        return Ok(());
+                    }
+                };
+                last = ev.kv.mod_revision;
+                if let Some((kind, obj)) = watch.translate(&ev)? {
+                    let obj = watch.render(obj);
+                    if !watch.send(kind, obj).await {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+}
