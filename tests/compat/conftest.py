@@ -1,0 +1,62 @@
+"""Fixtures: a real `brume dev` server per test module, on a fresh data folder."""
+
+from __future__ import annotations
+
+import pytest
+
+from brumetest import BrumeServer, uniq
+
+# The servers alive now, so a failing test's report can carry their log.
+_LIVE: list[BrumeServer] = []
+
+
+def _start(tmp_path_factory, name: str) -> BrumeServer:
+    base = tmp_path_factory.mktemp(name)
+    srv = BrumeServer(base / "data", base / "logs")
+    srv.start()
+    _LIVE.append(srv)
+    return srv
+
+
+def _finish(srv: BrumeServer, request) -> None:
+    try:
+        srv.stop()
+    finally:
+        _LIVE.remove(srv)
+    if getattr(request.module, "_brume_failed", False):
+        print(f"\n==== brume server log ({srv.data}) ====\n{srv.log_tail()}")
+
+
+@pytest.fixture(scope="module")
+def brume(tmp_path_factory, request):
+    """A `brume dev` server shared by the tests of one module.
+
+    It has `.kubeconfig`, `.url`, `.token`, `.data` and the helpers `kubectl(*args, check=True,
+    input=None)`, `brume(*args)`, `restart()`, `kill9()`, `request(...)` and `api_client()`."""
+    srv = _start(tmp_path_factory, "brume-" + request.module.__name__.rsplit(".", 1)[-1])
+    yield srv
+    _finish(srv, request)
+
+
+@pytest.fixture
+def own_brume(tmp_path_factory, request):
+    """A server of its own, for a test that kills or restarts it."""
+    srv = _start(tmp_path_factory, "brume-" + request.node.name[:40])
+    yield srv
+    _finish(srv, request)
+
+
+@pytest.fixture
+def ns(brume) -> str:
+    """A fresh namespace, so a test never sees another's objects."""
+    return brume.create_namespace(uniq("t"))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed:
+        item.module._brume_failed = True  # type: ignore[attr-defined]
+        for srv in _LIVE:
+            report.sections.append((f"brume server log ({srv.data})", srv.log_tail(6000)))
