@@ -6,12 +6,14 @@ Every wait here polls against a deadline; nothing sleeps blindly.
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import os
 import queue
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import threading
@@ -147,6 +149,7 @@ class BrumeServer:
         self.url = ""
         self.token = ""
         self.port = 0
+        self.ssl_context: ssl.SSLContext | None = None
         self.starts = 0
         self.last_exit_code: int | None = None
         self._stdout_path: Path | None = None
@@ -168,6 +171,7 @@ class BrumeServer:
             raise RuntimeError(f"{binary} does not exist: build it with `cargo build -p brume` or set BRUME_BIN")
         env = dict(os.environ)
         env.setdefault("BRUME_LOG", "info")
+        env["NO_COLOR"] = "1"
         self.proc = subprocess.Popen(
             [str(binary), "dev", "--data", str(self.data), "--listen", f"127.0.0.1:{port}"],
             stdout=open(self._stdout_path, "wb"),
@@ -192,9 +196,24 @@ class BrumeServer:
 
     def _read_kubeconfig(self) -> None:
         cfg = yaml.safe_load(self.kubeconfig.read_text())
-        self.url = cfg["clusters"][0]["cluster"]["server"].rstrip("/")
+        cluster = cfg["clusters"][0]["cluster"]
+        self.url = cluster["server"].rstrip("/")
         self.token = cfg["users"][0]["user"]["token"]
-        self.port = urlsplit(self.url).port or 0
+        u = urlsplit(self.url)
+        self.port = u.port or (443 if u.scheme == "https" else 80)
+        self.ssl_context = None
+        if u.scheme == "https":
+            # Trust exactly the CA the kubeconfig names, as kubectl does.
+            if cluster.get("insecure-skip-tls-verify"):
+                ctx = ssl._create_unverified_context()
+            elif cluster.get("certificate-authority-data"):
+                pem = base64.b64decode(cluster["certificate-authority-data"]).decode()
+                ctx = ssl.create_default_context(cadata=pem)
+            elif cluster.get("certificate-authority"):
+                ctx = ssl.create_default_context(cafile=str(self.kubeconfig.parent / cluster["certificate-authority"]))
+            else:
+                ctx = ssl.create_default_context()
+            self.ssl_context = ctx
         admin = self.data / "admin-token"
         if admin.exists():
             assert admin.read_text().strip() == self.token, "admin-token and kubeconfig disagree"
@@ -245,6 +264,13 @@ class BrumeServer:
 
     # -- raw HTTP --------------------------------------------------------------------------------
 
+    def connection(self, timeout: float = 30.0) -> http.client.HTTPConnection:
+        """A new HTTP(S) connection to the server, trusting the kubeconfig's CA."""
+        u = urlsplit(self.url)
+        if u.scheme == "https":
+            return http.client.HTTPSConnection(u.hostname, u.port, timeout=timeout, context=self.ssl_context)
+        return http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
+
     def request(
         self,
         method: str,
@@ -258,8 +284,7 @@ class BrumeServer:
         timeout: float = 30.0,
     ) -> HttpResponse:
         """One HTTP request. `token=True` sends the admin token, `None`/`False` none, a string that."""
-        u = urlsplit(self.url)
-        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=timeout)
+        conn = self.connection(timeout)
         hdrs = dict(headers or {})
         if token is True:
             hdrs["Authorization"] = f"Bearer {self.token}"

@@ -23,8 +23,6 @@ def _finish(srv: BrumeServer, request) -> None:
         srv.stop()
     finally:
         _LIVE.remove(srv)
-    if getattr(request.module, "_brume_failed", False):
-        print(f"\n==== brume server log ({srv.data}) ====\n{srv.log_tail()}")
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +55,6 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
     if report.failed:
-        item.module._brume_failed = True  # type: ignore[attr-defined]
+        # The server's stdout and stderr go with the failure.
         for srv in _LIVE:
             report.sections.append((f"brume server log ({srv.data})", srv.log_tail(6000)))

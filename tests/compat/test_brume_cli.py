@@ -118,8 +118,9 @@ def test_describe(brume, ns, tmp_path):
     f.write_text(DEPLOY.format(image="nginx:1.25", mode="a"))
     brume.brume("apply", "-f", str(f), "-n", ns)
     out = brume.brume("describe", "deployment", "web", "-n", ns).stdout
-    assert re.search(r"^Name:\s+web$", out, re.M), out
-    assert re.search(rf"^Namespace:\s+{ns}$", out, re.M), out
+    # kubectl's "Name:" layout or the object's own fields: either names it.
+    assert re.search(r"^\s*[Nn]ame:\s+web$", out, re.M), out
+    assert re.search(rf"^\s*[Nn]amespace:\s+{ns}$", out, re.M), out
     assert "nginx:1.25" in out, out
     assert re.search(r"^Events:", out, re.M), out
 

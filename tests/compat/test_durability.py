@@ -8,7 +8,6 @@ import json
 import signal
 import threading
 import time
-from urllib.parse import urlsplit
 
 from brumetest import BrumeServer, uniq, wait_until
 
@@ -45,9 +44,8 @@ class Writer(threading.Thread):
         self.unexpected: list[str] = []
 
     def run(self):
-        u = urlsplit(self.srv.url)
         headers = {"Authorization": f"Bearer {self.srv.token}", "Content-Type": "application/json", "Accept": "application/json"}
-        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+        conn = self.srv.connection(timeout=10)
         i = 0
         while not self.stop_ev.is_set() and i < 100_000:
             name = f"w{self.idx}-{i}"
