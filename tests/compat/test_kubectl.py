@@ -62,6 +62,13 @@ def get_json(brume, *args) -> dict:
     return json.loads(brume.kubectl("get", *args, "-o", "json").stdout)
 
 
+def apply_cm(brume, ns: str, name: str, **data: str) -> None:
+    """Creates a ConfigMap with `kubectl apply -f -` (JSON on the wire; `kubectl create configmap`
+    sends protobuf and has its own test)."""
+    doc = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name, "namespace": ns}, "data": data}
+    brume.kubectl("apply", "-f", "-", input=json.dumps(doc))
+
+
 def not_found(p) -> bool:
     return p.returncode != 0 and re.search(r"NotFound|not found", p.stderr) is not None
 
@@ -160,7 +167,7 @@ def test_get_pods_wide_yaml_json_and_selectors(brume, ns, tmp_path):
 
 
 def test_get_watch_shows_updates_live(brume, ns):
-    brume.kubectl("create", "configmap", "w1", "-n", ns, "--from-literal=k=v")
+    apply_cm(brume, ns, "w1", k="v")
     w = brume.kubectl_popen("get", "configmaps", "-n", ns, "-w", "--output-watch-events")
     try:
         first = w.wait_for(lambda l: "w1" in l.split(), timeout=30, what="the initial ADDED w1 line")
@@ -168,7 +175,7 @@ def test_get_watch_shows_updates_live(brume, ns):
         brume.kubectl("label", "configmap", "w1", "-n", ns, "touched=yes")
         line = w.wait_for(lambda l: "w1" in l.split() and l.split()[0] == "MODIFIED", timeout=30, what="MODIFIED w1")
         assert line
-        brume.kubectl("create", "configmap", "w2", "-n", ns, "--from-literal=a=b")
+        apply_cm(brume, ns, "w2", a="b")
         w.wait_for(lambda l: l.split()[:2] == ["ADDED", "w2"], timeout=30, what="ADDED w2")
         brume.kubectl("delete", "configmap", "w2", "-n", ns)
         w.wait_for(lambda l: l.split()[:2] == ["DELETED", "w2"], timeout=30, what="DELETED w2")
@@ -185,7 +192,7 @@ def test_describe_deployment(brume, ns, tmp_path):
 
 
 def test_label_and_annotate(brume, ns):
-    brume.kubectl("create", "configmap", "la", "-n", ns, "--from-literal=k=v")
+    apply_cm(brume, ns, "la", k="v")
     out = brume.kubectl("label", "configmap", "la", "-n", ns, "env=prod").stdout
     assert "configmap/la labeled" in out, out
     assert brume.kubectl("get", "cm", "la", "-n", ns, "-o", "jsonpath={.metadata.labels.env}").stdout == "prod"
@@ -219,7 +226,7 @@ def test_scale_deployment(brume, ns, tmp_path):
 
 def test_delete_waits_until_gone(brume, ns, tmp_path):
     brume.kubectl("apply", "-f", write(tmp_path, "d.yaml", DEPLOY.format(ns=ns, image="nginx:1.25")))
-    brume.kubectl("create", "configmap", "del-me", "-n", ns)
+    apply_cm(brume, ns, "del-me")
     out = brume.kubectl("delete", "deployment", "web", "-n", ns).stdout
     assert 'deployment.apps "web" deleted' in out, out
     p = brume.kubectl("get", "deployment", "web", "-n", ns, check=False)
@@ -257,12 +264,26 @@ def test_api_resources(brume):
         assert name in rows, f"{name} missing from api-resources:\n{out}"
 
 
-def test_create_and_delete_namespace(brume):
+def test_create_namespace(brume):
+    # `kubectl create namespace` uses kubectl's typed client, which sends protobuf.
     name = uniq("kns")
     out = brume.kubectl("create", "namespace", name).stdout
     assert f"namespace/{name} created" in out, out
     assert brume.kubectl("get", "ns", name, "-o", "jsonpath={.status.phase}").stdout == "Active"
-    brume.kubectl("create", "configmap", "inside", "-n", name, "--from-literal=a=b")
+
+
+def test_create_configmap_typed(brume, ns):
+    # `kubectl create configmap` also sends protobuf (application/vnd.kubernetes.protobuf).
+    out = brume.kubectl("create", "configmap", "typed", "-n", ns, "--from-literal=k=v").stdout
+    assert "configmap/typed created" in out, out
+    assert get_json(brume, "cm", "typed", "-n", ns)["data"] == {"k": "v"}
+
+
+def test_delete_namespace_waits_and_takes_its_objects(brume):
+    name = uniq("kns")
+    brume.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}))
+    assert brume.kubectl("get", "ns", name, "-o", "jsonpath={.status.phase}").stdout == "Active"
+    apply_cm(brume, name, "inside", a="b")
     out = brume.kubectl("delete", "namespace", name, "--timeout=60s").stdout
     assert f'namespace "{name}" deleted' in out, out
     assert not_found(brume.kubectl("get", "ns", name, check=False))
