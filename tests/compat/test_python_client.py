@@ -79,6 +79,17 @@ def test_configmap_crud(core, ns):
     assert patched.metadata.labels == {"app": "x", "tier": "t"}
     assert int(patched.metadata.resource_version) > int(created.metadata.resource_version)
 
+    # A list body is a JSON patch; a merge patch can be asked for by content type.
+    jp = core.patch_namespaced_config_map("c1", ns, [{"op": "add", "path": "/data/c", "value": "3"}, {"op": "remove", "path": "/data/a"}])
+    assert jp.data == {"b": "2", "c": "3"}
+    mp = core.patch_namespaced_config_map("c1", ns, {"data": {"b": None}}, _content_type="application/merge-patch+json")
+    assert mp.data == {"c": "3"}
+    with pytest.raises(ApiException) as ei:
+        core.patch_namespaced_config_map("c1", ns, [{"op": "test", "path": "/data/c", "value": "wrong"}])
+    assert ei.value.status == 422, "a failing JSON patch test op is 422 Invalid, as on Kubernetes"
+    assert core.read_namespaced_config_map("c1", ns).data == {"c": "3"}
+
+    patched = mp
     patched.data = {"only": "this"}
     replaced = core.replace_namespaced_config_map("c1", ns, patched)
     assert replaced.data == {"only": "this"}
