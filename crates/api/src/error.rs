@@ -63,8 +63,17 @@ impl FieldError {
     }
 
     /// An invalid value.
-    pub fn invalid(field: impl Into<String>, value: impl ToString, detail: impl Into<String>) -> Self {
-        Self::new(FieldErrorKind::Invalid, field, Some(value.to_string()), detail)
+    pub fn invalid(
+        field: impl Into<String>,
+        value: impl ToString,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self::new(
+            FieldErrorKind::Invalid,
+            field,
+            Some(value.to_string()),
+            detail,
+        )
     }
 
     /// A missing required value.

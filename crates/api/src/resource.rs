@@ -189,7 +189,10 @@ mod tests {
     #[test]
     fn keys_follow_the_registry_layout() {
         let pods = by_plural("", "v1", "pods").unwrap();
-        assert_eq!(pods.key(Some("default"), "web"), "/registry/core/pods/default/web");
+        assert_eq!(
+            pods.key(Some("default"), "web"),
+            "/registry/core/pods/default/web"
+        );
         let nodes = by_plural("", "v1", "nodes").unwrap();
         assert_eq!(nodes.key(Some("ignored"), "n1"), "/registry/core/nodes/n1");
         let deploy = by_kind("apps/v1", "Deployment").unwrap();

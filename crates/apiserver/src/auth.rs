@@ -10,7 +10,11 @@ use axum::response::{IntoResponse, Response};
 use crate::{ApiError, AppState};
 
 /// Rejects a request whose `Authorization: Bearer` token is missing or wrong with 401.
-pub async fn require_token(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
+pub async fn require_token(
+    State(state): State<Arc<AppState>>,
+    req: Request,
+    next: Next,
+) -> Response {
     let presented = req
         .headers()
         .get(header::AUTHORIZATION)

@@ -92,7 +92,10 @@ fn verbs_for(sub: &str) -> Vec<&'static str> {
 /// `/api/v1` or `/apis/<group>/<version>`: the resources of one group-version, or `None`.
 pub fn resource_list(group: &str, version: &str) -> Option<Value> {
     let mut resources = Vec::new();
-    for k in KINDS.iter().filter(|k| k.group == group && k.version == version) {
+    for k in KINDS
+        .iter()
+        .filter(|k| k.group == group && k.version == version)
+    {
         resources.push(json!({
             "name": k.plural,
             "singularName": k.singular,

@@ -16,8 +16,8 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use brume_api::resource::{self, KINDS};
 use brume_api::ResourceInfo;
+use brume_api::resource::{self, KINDS};
 use brume_store::{EventType, KeyValue, RangeRequest, Revision};
 use futures::StreamExt;
 use serde_json::{Value, json};
@@ -34,7 +34,9 @@ fn parse_key(key: &str) -> Option<(&'static ResourceInfo, Option<String>, String
     let group = parts.next()?;
     let plural = parts.next()?;
     let group = if group == "core" { "" } else { group };
-    let info = KINDS.iter().find(|k| k.group == group && k.plural == plural)?;
+    let info = KINDS
+        .iter()
+        .find(|k| k.group == group && k.plural == plural)?;
     let tail: Vec<&str> = parts.collect();
     match (info.namespaced(), tail.as_slice()) {
         (true, [ns, name]) => Some((info, Some(ns.to_string()), name.to_string())),
@@ -205,11 +207,7 @@ fn handle_event(
     }
 }
 
-fn observe(
-    index: &mut Index,
-    queue: &mut BTreeSet<Work>,
-    kv: &KeyValue,
-) -> Result<(), ApiError> {
+fn observe(index: &mut Index, queue: &mut BTreeSet<Work>, kv: &KeyValue) -> Result<(), ApiError> {
     let obj = object::from_kv(kv)?;
     index.put(&kv.key, &obj);
     if !owner_uids(&obj).is_empty() {
@@ -234,7 +232,10 @@ async fn owner_alive(
     namespace: Option<&str>,
     reference: &Value,
 ) -> Result<bool, ApiError> {
-    let api_version = reference.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let api_version = reference
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let kind = reference.get("kind").and_then(Value::as_str).unwrap_or("");
     let name = reference.get("name").and_then(Value::as_str).unwrap_or("");
     let uid = reference.get("uid").and_then(Value::as_str).unwrap_or("");
@@ -268,7 +269,12 @@ async fn check_owners(state: &Arc<AppState>, key: &str) -> Result<(), ApiError> 
     let mut dead = HashSet::new();
     for r in &refs {
         if !owner_alive(state, ns.as_deref(), r).await? {
-            dead.insert(r.get("uid").and_then(Value::as_str).unwrap_or("").to_string());
+            dead.insert(
+                r.get("uid")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+            );
         }
     }
     if dead.is_empty() {
@@ -366,8 +372,7 @@ async fn advance_deletion(state: &Arc<AppState>, index: &Index, key: &str) -> Re
             }
         }
         if remaining == 0 {
-            return drop_finalizer(state, info, ns.as_deref(), &name, FOREGROUND)
-                .await;
+            return drop_finalizer(state, info, ns.as_deref(), &name, FOREGROUND).await;
         }
         return Ok(());
     }
@@ -385,7 +390,10 @@ async fn drop_finalizer(
     finalizer: &str,
 ) -> Result<(), ApiError> {
     let result = update_object(state, info, ns, name, Some("gc"), false, |cur| {
-        let fins: Vec<String> = finalizers(cur).into_iter().filter(|f| f != finalizer).collect();
+        let fins: Vec<String> = finalizers(cur)
+            .into_iter()
+            .filter(|f| f != finalizer)
+            .collect();
         let mut new = cur.clone();
         let meta = object::metadata_mut(&mut new);
         if fins.is_empty() {
@@ -448,7 +456,10 @@ mod tests {
     #[test]
     fn keys_parse_back_to_kinds() {
         let (info, ns, name) = parse_key("/registry/apps/replicasets/default/web-1").unwrap();
-        assert_eq!((info.kind, ns.as_deref(), name.as_str()), ("ReplicaSet", Some("default"), "web-1"));
+        assert_eq!(
+            (info.kind, ns.as_deref(), name.as_str()),
+            ("ReplicaSet", Some("default"), "web-1")
+        );
         let (info, ns, _) = parse_key("/registry/core/nodes/n1").unwrap();
         assert_eq!((info.kind, ns), ("Node", None));
         assert!(parse_key("/registry/core/widgets/a/b").is_none());
@@ -457,10 +468,14 @@ mod tests {
     #[test]
     fn index_tracks_dependents_through_changes() {
         let mut index = Index::default();
-        let child = json!({"metadata": {"uid": "c", "ownerReferences": [{"uid": "o1"}, {"uid": "o2"}]}});
+        let child =
+            json!({"metadata": {"uid": "c", "ownerReferences": [{"uid": "o1"}, {"uid": "o2"}]}});
         index.put("/k/child", &child);
         assert!(index.dependents["o1"].contains("/k/child"));
-        index.put("/k/child", &json!({"metadata": {"uid": "c", "ownerReferences": [{"uid": "o2"}]}}));
+        index.put(
+            "/k/child",
+            &json!({"metadata": {"uid": "c", "ownerReferences": [{"uid": "o2"}]}}),
+        );
         assert!(!index.dependents.contains_key("o1"));
         index.remove("/k/child");
         assert!(index.dependents.is_empty());

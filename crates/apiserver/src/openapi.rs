@@ -132,8 +132,7 @@ fn operation(k: &ResourceInfo, action: &str, gvk: &Value, writes: bool) -> Value
         "x-kubernetes-group-version-kind": gvk[0].clone(),
     });
     if writes && action != "patch" {
-        op["requestBody"] =
-            json!({"content": {"*/*": {"schema": schema_ref}}, "required": true});
+        op["requestBody"] = json!({"content": {"*/*": {"schema": schema_ref}}, "required": true});
     }
     op
 }

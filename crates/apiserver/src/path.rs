@@ -100,17 +100,32 @@ mod tests {
     #[test]
     fn paths_resolve_to_targets() {
         let t = resource("/api/v1/namespaces/default/pods/web/status");
-        assert_eq!((t.info.kind, t.namespace.as_deref(), t.name.as_deref(), t.sub.as_deref()),
-            ("Pod", Some("default"), Some("web"), Some("status")));
+        assert_eq!(
+            (
+                t.info.kind,
+                t.namespace.as_deref(),
+                t.name.as_deref(),
+                t.sub.as_deref()
+            ),
+            ("Pod", Some("default"), Some("web"), Some("status"))
+        );
         let t = resource("/api/v1/namespaces/kube-system");
-        assert_eq!((t.info.kind, t.name.as_deref()), ("Namespace", Some("kube-system")));
+        assert_eq!(
+            (t.info.kind, t.name.as_deref()),
+            ("Namespace", Some("kube-system"))
+        );
         let t = resource("/api/v1/namespaces/x/status");
-        assert_eq!((t.info.kind, t.sub.as_deref()), ("Namespace", Some("status")));
+        assert_eq!(
+            (t.info.kind, t.sub.as_deref()),
+            ("Namespace", Some("status"))
+        );
         let t = resource("/apis/apps/v1/deployments");
         assert_eq!((t.info.kind, t.namespace), ("Deployment", None));
         let t = resource("/apis/apps/v1/namespaces/a/deployments/web/scale");
         assert_eq!(t.sub.as_deref(), Some("scale"));
-        assert!(matches!(parse("/api/v1").unwrap(), Route::GroupVersion(g, v) if g.is_empty() && v == "v1"));
+        assert!(
+            matches!(parse("/api/v1").unwrap(), Route::GroupVersion(g, v) if g.is_empty() && v == "v1")
+        );
         assert!(parse("/api/v1/widgets").is_err());
         assert!(parse("/api/v1/pods/web").is_err());
         assert!(parse("/api/v1/namespaces/a/pods/web/bogus").is_err());

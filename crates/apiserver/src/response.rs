@@ -50,7 +50,10 @@ impl Render {
 pub fn json_response(code: StatusCode, body: &Value, warnings: &[String]) -> Response {
     let mut resp = (code, serde_json::to_vec(body).unwrap_or_default()).into_response();
     let headers = resp.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     for w in warnings {
         let text = format!("299 - \"{}\"", w.replace('\\', "\\\\").replace('"', "\\\""));
         if let Ok(v) = HeaderValue::from_str(&text) {
@@ -80,7 +83,12 @@ pub fn table_row(info: &ResourceInfo, obj: &Value, include: IncludeObject) -> Va
 }
 
 /// A Table of `objs`.
-pub fn table(info: &ResourceInfo, objs: &[Value], list_meta: Value, include: IncludeObject) -> Value {
+pub fn table(
+    info: &ResourceInfo,
+    objs: &[Value],
+    list_meta: Value,
+    include: IncludeObject,
+) -> Value {
     let rows: Vec<Value> = objs.iter().map(|o| table_row(info, o, include)).collect();
     json!({
         "kind": "Table",

@@ -130,7 +130,15 @@ impl ApiError {
         };
         let causes: Vec<Value> = errors
             .iter()
-            .map(|e| json!({"reason": e.kind.cause_type(), "message": e.message(), "field": e.field}))
+            .map(|e| {
+                // kubectl prints "<field>: <message>", so the cause's message leaves the field out.
+                let full = e.message();
+                let message = full
+                    .strip_prefix(&format!("{}: ", e.field))
+                    .unwrap_or(&full)
+                    .to_string();
+                json!({"reason": e.kind.cause_type(), "message": message, "field": e.field})
+            })
             .collect();
         ApiError::Invalid {
             message,
@@ -143,7 +151,9 @@ impl ApiError {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "BadRequest", None),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "Unauthorized", None),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "Forbidden", None),
-            ApiError::NotFound { details, .. } => (StatusCode::NOT_FOUND, "NotFound", Some(details)),
+            ApiError::NotFound { details, .. } => {
+                (StatusCode::NOT_FOUND, "NotFound", Some(details))
+            }
             ApiError::MethodNotAllowed(_) => {
                 (StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", None)
             }
@@ -153,9 +163,11 @@ impl ApiError {
             ApiError::Conflict { details, .. } => (StatusCode::CONFLICT, "Conflict", Some(details)),
             ApiError::Gone(_) => (StatusCode::GONE, "Expired", None),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "RequestEntityTooLarge", None),
-            ApiError::UnsupportedMediaType(_) => {
-                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "UnsupportedMediaType", None)
-            }
+            ApiError::UnsupportedMediaType(_) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "UnsupportedMediaType",
+                None,
+            ),
             ApiError::Invalid { details, .. } => {
                 (StatusCode::UNPROCESSABLE_ENTITY, "Invalid", Some(details))
             }
@@ -185,9 +197,9 @@ impl ApiError {
 impl From<brume_store::StoreError> for ApiError {
     fn from(e: brume_store::StoreError) -> Self {
         match e {
-            brume_store::StoreError::Compacted { requested, oldest } => ApiError::Gone(format!(
-                "too old resource version: {requested} ({oldest})"
-            )),
+            brume_store::StoreError::Compacted { requested, oldest } => {
+                ApiError::Gone(format!("too old resource version: {requested} ({oldest})"))
+            }
             other => ApiError::Internal(format!("storage error: {other}")),
         }
     }

@@ -58,11 +58,19 @@ impl DataDir {
         Ok(token)
     }
 
-    /// Writes the kubeconfig for `server_url` with the admin token.
-    pub fn write_kubeconfig(&self, server_url: &str, token: &str) -> anyhow::Result<PathBuf> {
+    /// Writes the kubeconfig for `server_url` with the admin token and the CA to trust.
+    pub fn write_kubeconfig(
+        &self,
+        server_url: &str,
+        token: &str,
+        ca_pem: &str,
+    ) -> anyhow::Result<PathBuf> {
+        use base64::Engine;
         let path = self.kubeconfig_path();
+        let ca = base64::engine::general_purpose::STANDARD.encode(ca_pem);
         let text = format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: brume\n  cluster:\n    server: {server_url}\n\
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: brume\n  cluster:\n    server: {server_url}\n    \
+             certificate-authority-data: {ca}\n\
              users:\n- name: brume-admin\n  user:\n    token: {token}\ncontexts:\n- name: brume\n  context:\n    \
              cluster: brume\n    user: brume-admin\n    namespace: default\ncurrent-context: brume\n"
         );
@@ -72,7 +80,8 @@ impl DataDir {
 }
 
 fn rand_bytes(buf: &mut [u8]) -> anyhow::Result<()> {
-    let mut f = fs::File::open("/dev/urandom").context("opening /dev/urandom for the admin token")?;
+    let mut f =
+        fs::File::open("/dev/urandom").context("opening /dev/urandom for the admin token")?;
     std::io::Read::read_exact(&mut f, buf).context("reading /dev/urandom")?;
     Ok(())
 }

@@ -61,12 +61,36 @@ async fn run(data: PathBuf, listen: SocketAddr, dev: bool) -> anyhow::Result<()>
         .await
         .with_context(|| format!("listening on {listen}"))?;
     let addr = listener.local_addr()?;
-    let url = format!("http://{addr}");
-    let kubeconfig = dir.write_kubeconfig(&url, &token)?;
+    let mut hosts = vec![
+        "127.0.0.1".to_string(),
+        "::1".to_string(),
+        "localhost".to_string(),
+    ];
+    if !addr.ip().is_unspecified() {
+        hosts.push(addr.ip().to_string());
+    }
+    let pki = brume_apiserver::pki::Pki::load_or_create(&data, &hosts)
+        .context("preparing the server's certificates")?;
+    let tls = pki
+        .server_config()
+        .map_err(|e| anyhow::anyhow!("preparing TLS: {e}"))?;
+    let host = if addr.ip().is_unspecified() {
+        "127.0.0.1".to_string()
+    } else {
+        addr.ip().to_string()
+    };
+    let url = format!(
+        "https://{}",
+        std::net::SocketAddr::new(host.parse()?, addr.port())
+    );
+    let kubeconfig = dir.write_kubeconfig(&url, &token, &pki.ca_pem)?;
     let kubeconfig = std::fs::canonicalize(&kubeconfig).unwrap_or(kubeconfig);
     tracing::info!(%url, "API server listening");
     if dev {
-        println!("Brume is running: API server at {url}, data in {}", data.display());
+        println!(
+            "Brume is running: API server at {url}, data in {}",
+            data.display()
+        );
         println!("Use it with kubectl or brume:");
         println!("  export KUBECONFIG={}", kubeconfig.display());
         println!("  kubectl get namespaces");
@@ -78,7 +102,7 @@ async fn run(data: PathBuf, listen: SocketAddr, dev: bool) -> anyhow::Result<()>
     // a moment to finish, then stop.
     let stop = Arc::new(tokio::sync::Notify::new());
     let notified = stop.clone();
-    let serving = brume_apiserver::serve(listener, state, async move {
+    let serving = brume_apiserver::serve(listener, state, tls, async move {
         shutdown_signal().await;
         notified.notify_waiters();
     });

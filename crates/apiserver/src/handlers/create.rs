@@ -7,8 +7,8 @@ use brume_api::decode::{decode, parse_body};
 use bytes::Bytes;
 use serde_json::{Value, json};
 
-use super::write::{Mutation, create_object, update_object};
 use super::Ctx;
+use super::write::{Mutation, create_object, update_object};
 use crate::ApiError;
 use crate::response::{json_response, render_object};
 
@@ -52,7 +52,10 @@ pub async fn binding(ctx: Ctx, body: Bytes) -> Result<Response, ApiError> {
         return Err(ApiError::invalid(
             info,
             &name,
-            &[FieldError::required("target.name", "the node to bind the pod to")],
+            &[FieldError::required(
+                "target.name",
+                "the node to bind the pod to",
+            )],
         ));
     }
     update_object(
@@ -63,7 +66,10 @@ pub async fn binding(ctx: Ctx, body: Bytes) -> Result<Response, ApiError> {
         Some("binding"),
         ctx.query.dry_run()?,
         |current| {
-            let bound = current.pointer("/spec/nodeName").and_then(Value::as_str).unwrap_or("");
+            let bound = current
+                .pointer("/spec/nodeName")
+                .and_then(Value::as_str)
+                .unwrap_or("");
             if !bound.is_empty() {
                 return Err(ApiError::conflict_because(
                     info,

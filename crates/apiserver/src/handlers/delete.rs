@@ -103,8 +103,14 @@ impl DeleteOptions {
 /// How long a pod bound to a node gets to stop, or `None` when it is deleted at once
 /// (unscheduled and finished pods need no kubelet to stop them, as in Kubernetes).
 fn pod_grace(obj: &Value, opts: &DeleteOptions) -> Option<i64> {
-    let node = obj.pointer("/spec/nodeName").and_then(Value::as_str).unwrap_or("");
-    let phase = obj.pointer("/status/phase").and_then(Value::as_str).unwrap_or("");
+    let node = obj
+        .pointer("/spec/nodeName")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let phase = obj
+        .pointer("/status/phase")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     if node.is_empty() || matches!(phase, "Succeeded" | "Failed") {
         return None;
     }
@@ -141,20 +147,32 @@ pub async fn delete_object(
         if let Some(uid) = &opts.precondition_uid
             && uid != meta_str(&current, "uid")
         {
-            return Err(ApiError::conflict_because(info, name, &format!(
-                "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
-                meta_str(&current, "uid")
-            )));
+            return Err(ApiError::conflict_because(
+                info,
+                name,
+                &format!(
+                    "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                    meta_str(&current, "uid")
+                ),
+            ));
         }
         if let Some(rv) = &opts.precondition_rv
             && *rv != kv.mod_revision.to_string()
         {
-            return Err(ApiError::conflict_because(info, name, &format!(
-                "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
-                kv.mod_revision
-            )));
+            return Err(ApiError::conflict_because(
+                info,
+                name,
+                &format!(
+                    "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
+                    kv.mod_revision
+                ),
+            ));
         }
-        let grace = if info.kind == "Pod" { pod_grace(&current, opts) } else { None };
+        let grace = if info.kind == "Pod" {
+            pod_grace(&current, opts)
+        } else {
+            None
+        };
         let mut add = Vec::new();
         match opts.propagation {
             Some(Propagation::Foreground) => add.push(FOREGROUND),
@@ -170,41 +188,62 @@ pub async fn delete_object(
             if opts.dry_run {
                 return Ok(Deleted::Gone(current));
             }
-            match state.store.delete(&key, Precondition::ModRevision(kv.mod_revision)).await? {
+            match state
+                .store
+                .delete(&key, Precondition::ModRevision(kv.mod_revision))
+                .await?
+            {
                 WriteOutcome::Done(_) => return Ok(Deleted::Gone(current)),
                 WriteOutcome::Failed(None) => return Err(ApiError::not_found(info, name)),
                 WriteOutcome::Failed(Some(_)) => continue,
             }
         }
-        if is_deleting(&current) && grace.is_none() && add.iter().all(|f| existing.iter().any(|e| e == f)) {
+        if is_deleting(&current)
+            && grace.is_none()
+            && add.iter().all(|f| existing.iter().any(|e| e == f))
+        {
             return Ok(Deleted::Pending(current));
         }
-        let obj = update_object(state, info, namespace, name, Some("delete"), opts.dry_run, |cur| {
-            let mut new = cur.clone();
-            let meta = object::metadata_mut(&mut new);
-            let mut fins = finalizers(cur);
-            for f in &add {
-                if !fins.iter().any(|e| e == f) {
-                    fins.push(f.to_string());
+        let obj = update_object(
+            state,
+            info,
+            namespace,
+            name,
+            Some("delete"),
+            opts.dry_run,
+            |cur| {
+                let mut new = cur.clone();
+                let meta = object::metadata_mut(&mut new);
+                let mut fins = finalizers(cur);
+                for f in &add {
+                    if !fins.iter().any(|e| e == f) {
+                        fins.push(f.to_string());
+                    }
                 }
-            }
-            if !fins.is_empty() {
-                meta.insert("finalizers".into(), json!(fins));
-            }
-            let now = chrono::Utc::now();
-            let when = now + chrono::Duration::seconds(grace.unwrap_or(0));
-            let stamp = when.format("%Y-%m-%dT%H:%M:%SZ").to_string();
-            let existing_stamp = meta.get("deletionTimestamp").and_then(Value::as_str).map(String::from);
-            // A shorter grace period may replace a longer one, never the reverse.
-            if existing_stamp.as_deref().is_none_or(|s| stamp.as_str() < s) {
-                meta.insert("deletionTimestamp".into(), json!(stamp));
-                meta.insert("deletionGracePeriodSeconds".into(), json!(grace.unwrap_or(0)));
-            }
-            if info.kind == "Namespace" {
-                new["status"] = json!({"phase": "Terminating"});
-            }
-            Ok(Mutation::Replace(new))
-        })
+                if !fins.is_empty() {
+                    meta.insert("finalizers".into(), json!(fins));
+                }
+                let now = chrono::Utc::now();
+                let when = now + chrono::Duration::seconds(grace.unwrap_or(0));
+                let stamp = when.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+                let existing_stamp = meta
+                    .get("deletionTimestamp")
+                    .and_then(Value::as_str)
+                    .map(String::from);
+                // A shorter grace period may replace a longer one, never the reverse.
+                if existing_stamp.as_deref().is_none_or(|s| stamp.as_str() < s) {
+                    meta.insert("deletionTimestamp".into(), json!(stamp));
+                    meta.insert(
+                        "deletionGracePeriodSeconds".into(),
+                        json!(grace.unwrap_or(0)),
+                    );
+                }
+                if info.kind == "Namespace" {
+                    new["status"] = json!({"phase": "Terminating"});
+                }
+                Ok(Mutation::Replace(new))
+            },
+        )
         .await?;
         return Ok(Deleted::Pending(obj));
     }
@@ -215,11 +254,23 @@ pub async fn delete_object(
 pub async fn handle(ctx: Ctx, body: Bytes) -> Result<Response, ApiError> {
     let opts = DeleteOptions::parse(&ctx, &body)?;
     let info = ctx.target.info;
-    let (code, obj) = match delete_object(&ctx.state, info, ctx.target.namespace.as_deref(), ctx.name(), &opts).await? {
+    let (code, obj) = match delete_object(
+        &ctx.state,
+        info,
+        ctx.target.namespace.as_deref(),
+        ctx.name(),
+        &opts,
+    )
+    .await?
+    {
         Deleted::Gone(obj) => (StatusCode::OK, obj),
         Deleted::Pending(obj) => (StatusCode::OK, obj),
     };
-    Ok(json_response(code, &render_object(info, obj, ctx.render), &[]))
+    Ok(json_response(
+        code,
+        &render_object(info, obj, ctx.render),
+        &[],
+    ))
 }
 
 /// `DELETE` of a collection, honouring label and field selectors.
@@ -242,10 +293,21 @@ pub async fn collection(ctx: Ctx, body: Bytes) -> Result<Response, ApiError> {
 
 /// `POST pods/<name>/eviction`: a delete with the eviction's options.
 pub async fn eviction(ctx: Ctx, body: Bytes) -> Result<Response, ApiError> {
-    let eviction: Value = parse_body(&body, ctx.content_type()).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let eviction: Value =
+        parse_body(&body, ctx.content_type()).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let opts_body = eviction.get("deleteOptions").cloned().unwrap_or(json!({}));
-    let opts = DeleteOptions::parse(&ctx, &Bytes::from(serde_json::to_vec(&opts_body).unwrap_or_default()))?;
-    delete_object(&ctx.state, ctx.target.info, ctx.target.namespace.as_deref(), ctx.name(), &opts).await?;
+    let opts = DeleteOptions::parse(
+        &ctx,
+        &Bytes::from(serde_json::to_vec(&opts_body).unwrap_or_default()),
+    )?;
+    delete_object(
+        &ctx.state,
+        ctx.target.info,
+        ctx.target.namespace.as_deref(),
+        ctx.name(),
+        &opts,
+    )
+    .await?;
     let status = json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201});
     Ok(json_response(StatusCode::CREATED, &status, &[]))
 }

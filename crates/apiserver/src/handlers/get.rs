@@ -18,5 +18,9 @@ pub async fn handle(ctx: Ctx) -> Result<Response, ApiError> {
         .await?
         .ok_or_else(|| ApiError::not_found(info, ctx.name()))?;
     let obj = object::from_kv(&kv)?;
-    Ok(json_response(StatusCode::OK, &render_object(info, obj, ctx.render), &[]))
+    Ok(json_response(
+        StatusCode::OK,
+        &render_object(info, obj, ctx.render),
+        &[],
+    ))
 }

@@ -25,9 +25,13 @@ impl Filter {
     pub fn from_ctx(ctx: &Ctx) -> Result<Self, ApiError> {
         let bad = |e: brume_api::selector::SelectorError| ApiError::BadRequest(e.to_string());
         Ok(Filter {
-            label: LabelSelector::parse(ctx.query.get("labelSelector").unwrap_or("")).map_err(bad)?,
-            field: FieldSelector::parse(ctx.query.get("fieldSelector").unwrap_or(""), ctx.target.info)
+            label: LabelSelector::parse(ctx.query.get("labelSelector").unwrap_or(""))
                 .map_err(bad)?,
+            field: FieldSelector::parse(
+                ctx.query.get("fieldSelector").unwrap_or(""),
+                ctx.target.info,
+            )
+            .map_err(bad)?,
         })
     }
 
@@ -39,7 +43,10 @@ impl Filter {
 }
 
 fn encode_continue(rev: Revision, key: &str) -> String {
-    format!("{rev}|{key}").bytes().map(|b| format!("{b:02x}")).collect()
+    format!("{rev}|{key}")
+        .bytes()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn decode_continue(token: &str) -> Result<(Revision, String), ApiError> {
@@ -48,7 +55,7 @@ fn decode_continue(token: &str) -> Result<(Revision, String), ApiError> {
             "continue token {token:?} is not valid: pass the metadata.continue value of the previous page unchanged"
         ))
     };
-    if token.len() % 2 != 0 {
+    if !token.len().is_multiple_of(2) {
         return Err(bad());
     }
     let bytes: Option<Vec<u8>> = (0..token.len())
@@ -61,14 +68,20 @@ fn decode_continue(token: &str) -> Result<(Revision, String), ApiError> {
 }
 
 /// One page of matching objects, the revision it was read at, and the continue token.
-pub(super) async fn page(ctx: &Ctx, filter: &Filter, limit: usize) -> Result<(Vec<Value>, Revision, Option<String>), ApiError> {
+pub(super) async fn page(
+    ctx: &Ctx,
+    filter: &Filter,
+    limit: usize,
+) -> Result<(Vec<Value>, Revision, Option<String>), ApiError> {
     let info = ctx.target.info;
     let prefix = info.key_prefix(ctx.target.namespace.as_deref());
     let (mut start_after, mut list_rev) = match ctx.query.get("continue") {
         Some(token) if !token.is_empty() => {
             let (rev, key) = decode_continue(token)?;
             if !key.starts_with(&prefix) {
-                return Err(ApiError::BadRequest("continue token belongs to another list".into()));
+                return Err(ApiError::BadRequest(
+                    "continue token belongs to another list".into(),
+                ));
             }
             (Some(key), Some(rev))
         }
@@ -80,7 +93,11 @@ pub(super) async fn page(ctx: &Ctx, filter: &Filter, limit: usize) -> Result<(Ve
         let res = ctx
             .state
             .store
-            .range(RangeRequest { prefix: prefix.clone(), start_after: start_after.clone(), limit: batch })
+            .range(RangeRequest {
+                prefix: prefix.clone(),
+                start_after: start_after.clone(),
+                limit: batch,
+            })
             .await?;
         list_rev.get_or_insert(res.revision);
         for kv in &res.kvs {
@@ -88,7 +105,8 @@ pub(super) async fn page(ctx: &Ctx, filter: &Filter, limit: usize) -> Result<(Ve
             if filter.matches(&obj) {
                 items.push(obj);
                 if limit > 0 && items.len() == limit {
-                    let more = res.more || kv.key != res.kvs.last().map(|k| k.key.clone()).unwrap_or_default();
+                    let more = res.more
+                        || kv.key != res.kvs.last().map(|k| k.key.clone()).unwrap_or_default();
                     let token = more.then(|| encode_continue(list_rev.unwrap_or(0), &kv.key));
                     return Ok((items, list_rev.unwrap_or(0), token));
                 }
@@ -136,7 +154,10 @@ mod tests {
     #[test]
     fn continue_tokens_round_trip_and_reject_garbage() {
         let t = encode_continue(42, "/registry/core/pods/default/web-1");
-        assert_eq!(decode_continue(&t).unwrap(), (42, "/registry/core/pods/default/web-1".into()));
+        assert_eq!(
+            decode_continue(&t).unwrap(),
+            (42, "/registry/core/pods/default/web-1".into())
+        );
         assert!(decode_continue("zz").is_err());
         assert!(decode_continue("abc").is_err());
     }

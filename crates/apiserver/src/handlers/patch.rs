@@ -6,11 +6,11 @@ use brume_api::decode::check_fields;
 use brume_api::patch::{PatchError, PatchType, apply_patch};
 use bytes::Bytes;
 
-use super::write::{Mutation, update_object};
 use super::Ctx;
+use super::write::{Mutation, update_object};
+use crate::ApiError;
 use crate::object::{meta_str, resource_version};
 use crate::response::{json_response, render_object};
-use crate::ApiError;
 
 /// Applies a patch to the current object and stores the result.
 pub async fn handle(ctx: Ctx, body: Bytes) -> Result<Response, ApiError> {

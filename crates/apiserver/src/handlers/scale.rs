@@ -10,11 +10,11 @@ use brume_api::{FieldError, ResourceInfo};
 use bytes::Bytes;
 use serde_json::{Value, json};
 
-use super::write::{Mutation, update_object};
 use super::Ctx;
+use super::write::{Mutation, update_object};
+use crate::ApiError;
 use crate::object::{self, resource_version};
 use crate::response::json_response;
-use crate::ApiError;
 
 /// The Scale view of a scalable object.
 fn scale_of(obj: &Value) -> Value {
@@ -78,7 +78,10 @@ fn replicas_of(scale: &Value, info: &ResourceInfo, name: &str) -> Result<i64, Ap
     }
 }
 
-async fn write(ctx: Ctx, compute: impl Fn(&Value) -> Result<Value, ApiError>) -> Result<Response, ApiError> {
+async fn write(
+    ctx: Ctx,
+    compute: impl Fn(&Value) -> Result<Value, ApiError>,
+) -> Result<Response, ApiError> {
     let info = ctx.target.info;
     let name = ctx.name().to_string();
     let obj = update_object(

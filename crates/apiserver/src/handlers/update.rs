@@ -6,11 +6,11 @@ use axum::response::Response;
 use brume_api::decode::decode;
 use bytes::Bytes;
 
-use super::write::{Mutation, update_object};
 use super::Ctx;
+use super::write::{Mutation, update_object};
+use crate::ApiError;
 use crate::object::{meta_str, resource_version};
 use crate::response::{json_response, render_object};
-use crate::ApiError;
 
 /// Replaces an object.
 pub async fn handle(ctx: Ctx, body: Bytes) -> Result<Response, ApiError> {

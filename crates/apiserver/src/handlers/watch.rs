@@ -35,7 +35,10 @@ impl Watch {
         match self.render {
             Render::Object => obj,
             Render::Table(include) => {
-                let rv = obj.pointer("/metadata/resourceVersion").cloned().unwrap_or(json!(""));
+                let rv = obj
+                    .pointer("/metadata/resourceVersion")
+                    .cloned()
+                    .unwrap_or(json!(""));
                 table(self.info, &[obj], json!({"resourceVersion": rv}), include)
             }
         }
@@ -43,7 +46,8 @@ impl Watch {
 
     /// Sends one event line; false when the client is gone.
     async fn send(&self, kind: &str, obj: Value) -> bool {
-        let mut line = serde_json::to_vec(&json!({"type": kind, "object": obj})).unwrap_or_default();
+        let mut line =
+            serde_json::to_vec(&json!({"type": kind, "object": obj})).unwrap_or_default();
         line.push(b'\n');
         self.tx.send(Ok(Bytes::from(line))).await.is_ok()
     }
@@ -103,12 +107,29 @@ pub async fn handle(ctx: Ctx) -> Result<Response, ApiError> {
     };
     let prefix = info.key_prefix(ctx.target.namespace.as_deref());
     let (tx, rx) = mpsc::channel(CHANNEL_DEPTH);
-    let watch = Watch { info, filter, render: ctx.render, tx };
+    let watch = Watch {
+        info,
+        filter,
+        render: ctx.render,
+        tx,
+    };
     match ctx.state.store.watch(&prefix, start).await {
         Ok(events) => {
             let interval = ctx.state.config.bookmark_interval;
             tokio::spawn(async move {
-                let ended = run(watch, initial, events, start, Options { bookmarks, explicit_initial, interval, timeout }).await;
+                let ended = run(
+                    watch,
+                    initial,
+                    events,
+                    start,
+                    Options {
+                        bookmarks,
+                        explicit_initial,
+                        interval,
+                        timeout,
+                    },
+                )
+                .await;
                 if let Err(e) = ended {
                     tracing::debug!(error = %e, "watch ended");
                 }
@@ -123,8 +144,10 @@ pub async fn handle(ctx: Ctx) -> Result<Response, ApiError> {
     }
     let body = Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
     let mut resp = (StatusCode::OK, body).into_response();
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     Ok(resp)
 }
 

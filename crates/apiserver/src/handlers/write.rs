@@ -249,7 +249,11 @@ pub fn namespace_spec_finalizers(info: &ResourceInfo, obj: &Value) -> Vec<String
     }
     obj.pointer("/spec/finalizers")
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|f| f.as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|f| f.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -285,7 +289,10 @@ pub fn prepare_update(
             merged["spec"] = json!({"finalizers": new.pointer("/spec/finalizers").cloned().unwrap_or(json!([]))});
             merged
         }
-        _ => {
+        // The server's own writes (delete, gc, binding, scale) start from the current object
+        // and change only what they mean to.
+        Some(_) => new,
+        None => {
             if info.has_subresource("status") && info.kind != "Namespace" {
                 match old.get("status") {
                     Some(s) => new["status"] = s.clone(),
@@ -346,7 +353,10 @@ pub fn prepare_update(
     // The main resource and the scale subresource change the spec, so they make a new
     // generation when they do; status writes never do.
     if matches!(sub, None | Some("scale")) && without(&new, &skip) != without(old, &skip) {
-        let generation = old_meta.get("generation").and_then(Value::as_i64).unwrap_or(0);
+        let generation = old_meta
+            .get("generation")
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
         metadata_mut(&mut new).insert("generation".into(), json!(generation + 1));
     }
     // A binding is the one sanctioned change to a pod's spec.nodeName; it skips the

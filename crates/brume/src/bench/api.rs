@@ -62,11 +62,18 @@ impl Server {
         let kubeconfig = dir.path().join("kubeconfig");
         let deadline = Instant::now() + Duration::from_secs(30);
         while !kubeconfig.exists() {
-            anyhow::ensure!(Instant::now() < deadline, "the server did not start within 30 s");
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "the server did not start within 30 s"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let client = client_for(&kubeconfig).await?;
-        Ok(Server { child, client, _dir: dir })
+        Ok(Server {
+            child,
+            client,
+            _dir: dir,
+        })
     }
 
     fn rss_bytes(&self) -> anyhow::Result<u64> {
@@ -154,7 +161,10 @@ async fn create_phase(
                 let name = format!("{tag}-{c}-{i}");
                 let t = Instant::now();
                 client
-                    .request_text(post("/api/v1/namespaces/default/configmaps", &configmap(&name)))
+                    .request_text(post(
+                        "/api/v1/namespaces/default/configmaps",
+                        &configmap(&name),
+                    ))
                     .await?;
                 mine.push(t.elapsed());
                 i += 1;
@@ -241,12 +251,13 @@ async fn watch_phase(
         .await?;
     let list: Value = serde_json::from_str(
         &client
-            .request_text(
-                Request::get("/api/v1/namespaces/fanout/configmaps").body(Vec::new())?,
-            )
+            .request_text(Request::get("/api/v1/namespaces/fanout/configmaps").body(Vec::new())?)
             .await?,
     )?;
-    let rv = list["metadata"]["resourceVersion"].as_str().unwrap_or("0").to_string();
+    let rv = list["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap_or("0")
+        .to_string();
     let delays = Arc::new(Mutex::new(Vec::with_capacity(watchers * writes)));
     let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel::<()>(watchers);
     let mut tasks = Vec::new();
@@ -258,19 +269,25 @@ async fn watch_phase(
             "/api/v1/namespaces/fanout/configmaps?watch=true&resourceVersion={rv}&timeoutSeconds=300"
         );
         tasks.push(tokio::spawn(async move {
-            let stream = client.request_stream(Request::get(path).body(Vec::new())?).await?;
+            let stream = client
+                .request_stream(Request::get(path).body(Vec::new())?)
+                .await?;
             ready.send(()).await.ok();
             let mut lines = stream.lines();
             let mut mine = Vec::with_capacity(writes);
             while mine.len() < writes {
-                let Some(line) = lines.next().await else { break };
+                let Some(line) = lines.next().await else {
+                    break;
+                };
                 let ev: Value = serde_json::from_str(&line?)?;
                 let sent: u128 = ev
                     .pointer("/object/data/sent")
                     .and_then(Value::as_str)
                     .and_then(|s| s.parse().ok())
                     .unwrap_or(0);
-                mine.push(Duration::from_micros((now_micros().saturating_sub(sent)) as u64));
+                mine.push(Duration::from_micros(
+                    (now_micros().saturating_sub(sent)) as u64,
+                ));
             }
             delays.lock().await.extend(mine);
             anyhow::Ok(())
@@ -295,7 +312,12 @@ async fn watch_phase(
     }
     let mut d = std::mem::take(&mut *delays.lock().await);
     d.sort();
-    Ok((d.len(), percentile(&d, 0.5), percentile(&d, 0.99), percentile(&d, 1.0)))
+    Ok((
+        d.len(),
+        percentile(&d, 0.5),
+        percentile(&d, 0.99),
+        percentile(&d, 1.0),
+    ))
 }
 
 async fn memory_phase(server: &Server, pods: usize, clients: usize) -> anyhow::Result<(u64, u64)> {
@@ -312,7 +334,10 @@ async fn memory_phase(server: &Server, pods: usize, clients: usize) -> anyhow::R
                     break;
                 }
                 client
-                    .request_text(post("/api/v1/namespaces/default/pods", &pod(&format!("pod-{i}"))))
+                    .request_text(post(
+                        "/api/v1/namespaces/default/pods",
+                        &pod(&format!("pod-{i}")),
+                    ))
                     .await?;
             }
             anyhow::Ok(())
@@ -333,7 +358,12 @@ async fn memory_phase(server: &Server, pods: usize, clients: usize) -> anyhow::R
 /// Runs the API benchmark and prints its figures.
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let server = Server::start().await?;
-    println!("brume bench api: server pid {:?}, {} writers, {} s per phase", server.child.id(), args.clients, args.seconds);
+    println!(
+        "brume bench api: server pid {:?}, {} writers, {} s per phase",
+        server.child.id(),
+        args.clients,
+        args.seconds
+    );
 
     let base1 = store_phase(1, args.seconds).await?;
     let base_n = store_phase(args.clients, args.seconds).await?;
@@ -341,12 +371,21 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let many = create_phase(&server.client, args.clients, args.seconds, "many").await?;
     println!();
     println!("durable creates (ConfigMap, redb, fsync per commit)");
-    println!("  {:<34} {:>10} {:>10} {:>10} {:>9}", "", "per second", "p50 ms", "p99 ms", "count");
+    println!(
+        "  {:<34} {:>10} {:>10} {:>10} {:>9}",
+        "", "per second", "p50 ms", "p99 ms", "count"
+    );
     let line = |label: &str, p: &Phase| {
-        println!("  {label:<34} {:>10.0} {:>10.2} {:>10.2} {:>9}", p.rate, p.p50, p.p99, p.count);
+        println!(
+            "  {label:<34} {:>10.0} {:>10.2} {:>10.2} {:>9}",
+            p.rate, p.p50, p.p99, p.count
+        );
     };
     line("store only, 1 writer (baseline)", &base1);
-    line(&format!("store only, {} writers (baseline)", args.clients), &base_n);
+    line(
+        &format!("store only, {} writers (baseline)", args.clients),
+        &base_n,
+    );
     line("API, 1 client", &one);
     line(&format!("API, {} clients", args.clients), &many);
     println!(
@@ -358,17 +397,28 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     );
 
     if args.watchers > 0 {
-        let (n, p50, p99, max) = watch_phase(&server.client, args.watchers, args.watch_writes).await?;
+        let (n, p50, p99, max) =
+            watch_phase(&server.client, args.watchers, args.watch_writes).await?;
         println!();
-        println!("watch fan-out: {} watchers x {} writes = {n} deliveries", args.watchers, args.watch_writes);
-        println!("  delay from write sent to event delivered: p50 {p50:.1} ms, p99 {p99:.1} ms, max {max:.1} ms");
+        println!(
+            "watch fan-out: {} watchers x {} writes = {n} deliveries",
+            args.watchers, args.watch_writes
+        );
+        println!(
+            "  delay from write sent to event delivered: p50 {p50:.1} ms, p99 {p99:.1} ms, max {max:.1} ms"
+        );
     }
 
     if args.pods > 0 {
         let (before, after) = memory_phase(&server, args.pods, args.clients).await?;
         println!();
-        println!("memory: server RSS {:.0} MiB at start of phase, {:.0} MiB with {} pods stored (+{} ConfigMaps from earlier phases)",
-            before as f64 / 1048576.0, after as f64 / 1048576.0, args.pods, one.count + many.count + args.watch_writes);
+        println!(
+            "memory: server RSS {:.0} MiB at start of phase, {:.0} MiB with {} pods stored (+{} ConfigMaps from earlier phases)",
+            before as f64 / 1048576.0,
+            after as f64 / 1048576.0,
+            args.pods,
+            one.count + many.count + args.watch_writes
+        );
     }
     Ok(())
 }

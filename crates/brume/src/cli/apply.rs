@@ -57,7 +57,10 @@ pub fn display_name(info: &brume_api::ResourceInfo, name: &str) -> String {
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let docs = super::manifest::read(&args.filename)?;
     let api = Api::connect().await?;
-    let default_ns = args.namespace.clone().unwrap_or_else(|| api.namespace.clone());
+    let default_ns = args
+        .namespace
+        .clone()
+        .unwrap_or_else(|| api.namespace.clone());
     let mut failed = 0;
     for doc in docs {
         match apply_one(&api, doc, &default_ns).await {
@@ -78,9 +81,15 @@ async fn apply_one(api: &Api, mut doc: Value, default_ns: &str) -> anyhow::Resul
     let api_version = doc["apiVersion"].as_str().unwrap_or("").to_string();
     let kind = doc["kind"].as_str().unwrap_or("").to_string();
     let info = brume_api::resource::by_kind(&api_version, &kind).ok_or_else(|| {
-        anyhow::anyhow!("no kind {kind:?} is served in version {api_version:?}: check apiVersion and kind")
+        anyhow::anyhow!(
+            "no kind {kind:?} is served in version {api_version:?}: check apiVersion and kind"
+        )
     })?;
-    let name = doc.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
+    let name = doc
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     if name.is_empty() {
         anyhow::bail!("{kind} has no metadata.name: apply needs a name to find the object again");
     }
@@ -89,26 +98,43 @@ async fn apply_one(api: &Api, mut doc: Value, default_ns: &str) -> anyhow::Resul
         .and_then(Value::as_str)
         .unwrap_or(default_ns)
         .to_string();
-    if let Some(ann) = doc.pointer_mut("/metadata/annotations").and_then(Value::as_object_mut) {
+    if let Some(ann) = doc
+        .pointer_mut("/metadata/annotations")
+        .and_then(Value::as_object_mut)
+    {
         ann.remove(LAST_APPLIED);
     }
     let applied = serde_json::to_string(&doc)?;
-    if doc["metadata"].get("annotations").is_none_or(|a| !a.is_object()) {
+    if doc["metadata"]
+        .get("annotations")
+        .is_none_or(|a| !a.is_object())
+    {
         doc["metadata"]["annotations"] = json!({});
     }
     doc["metadata"]["annotations"][LAST_APPLIED] = json!(applied);
     let shown = display_name(info, &name);
     match api.get(&object_path(info, &ns, &name)).await {
         Err(e) if is_not_found(&e) => {
-            let path = format!("{}?fieldValidation=Strict&fieldManager=brume", collection_path(info, Some(&ns)));
-            api.request(Method::POST, &path, Some(("application/json", serde_json::to_vec(&doc)?)), None)
-                .await?;
+            let path = format!(
+                "{}?fieldValidation=Strict&fieldManager=brume",
+                collection_path(info, Some(&ns))
+            );
+            api.request(
+                Method::POST,
+                &path,
+                Some(("application/json", serde_json::to_vec(&doc)?)),
+                None,
+            )
+            .await?;
             Ok(format!("{shown} created"))
         }
         Err(e) => Err(e),
         Ok(live) => {
             let last: Option<Value> = live
-                .pointer(&format!("/metadata/annotations/{}", LAST_APPLIED.replace('/', "~1")))
+                .pointer(&format!(
+                    "/metadata/annotations/{}",
+                    LAST_APPLIED.replace('/', "~1")
+                ))
                 .and_then(Value::as_str)
                 .and_then(|s| serde_json::from_str(s).ok());
             let new_applied: Value = serde_json::from_str(&applied)?;
@@ -116,7 +142,10 @@ async fn apply_one(api: &Api, mut doc: Value, default_ns: &str) -> anyhow::Resul
                 return Ok(format!("{shown} unchanged"));
             }
             let patch = three_way_patch(last.as_ref(), &doc);
-            let path = format!("{}?fieldValidation=Strict&fieldManager=brume", object_path(info, &ns, &name));
+            let path = format!(
+                "{}?fieldValidation=Strict&fieldManager=brume",
+                object_path(info, &ns, &name)
+            );
             api.request(
                 Method::PATCH,
                 &path,

@@ -55,8 +55,9 @@ impl Api {
             .context("building the request")?;
         match self.client.request_text(req).await {
             Ok(text) if text.trim().is_empty() => Ok(Value::Null),
-            Ok(text) => serde_json::from_str(&text)
-                .with_context(|| format!("the server answered {path} with something other than JSON")),
+            Ok(text) => serde_json::from_str(&text).with_context(|| {
+                format!("the server answered {path} with something other than JSON")
+            }),
             Err(kube::Error::Api(status)) => Err(ServerError {
                 code: status.code,
                 reason: status.reason.clone(),
@@ -75,7 +76,8 @@ impl Api {
 
 /// True when `err` is a 404 from the server.
 pub fn is_not_found(err: &anyhow::Error) -> bool {
-    err.downcast_ref::<ServerError>().is_some_and(|e| e.code == 404)
+    err.downcast_ref::<ServerError>()
+        .is_some_and(|e| e.code == 404)
 }
 
 /// The URL path of a collection (namespace `None` = all namespaces, for namespaced kinds).
@@ -99,7 +101,10 @@ pub fn object_path(info: &ResourceInfo, namespace: &str, name: &str) -> String {
 /// Looks a kind up by what the user typed, or explains what is valid.
 pub fn resolve_kind(name: &str) -> anyhow::Result<&'static ResourceInfo> {
     brume_api::resource::by_user_name(name).ok_or_else(|| {
-        let known: Vec<&str> = brume_api::resource::KINDS.iter().map(|k| k.plural).collect();
+        let known: Vec<&str> = brume_api::resource::KINDS
+            .iter()
+            .map(|k| k.plural)
+            .collect();
         anyhow::anyhow!(
             "the server doesn't have a resource type {name:?}; known types: {}",
             known.join(", ")

@@ -32,7 +32,10 @@ pub struct Args {
 /// Runs `brume delete`.
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let api = Api::connect().await?;
-    let ns = args.namespace.clone().unwrap_or_else(|| api.namespace.clone());
+    let ns = args
+        .namespace
+        .clone()
+        .unwrap_or_else(|| api.namespace.clone());
     let mut targets = Vec::new();
     if let Some(file) = &args.filename {
         for doc in super::manifest::read(file)? {
@@ -40,27 +43,43 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 doc["apiVersion"].as_str().unwrap_or(""),
                 doc["kind"].as_str().unwrap_or(""),
             )
-            .ok_or_else(|| anyhow::anyhow!("unknown kind in {}: {}", file.display(), doc["kind"]))?;
-            let name = doc.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
-            let obj_ns = doc.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or(&ns).to_string();
+            .ok_or_else(|| {
+                anyhow::anyhow!("unknown kind in {}: {}", file.display(), doc["kind"])
+            })?;
+            let name = doc
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            let obj_ns = doc
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .unwrap_or(&ns)
+                .to_string();
             targets.push((info, obj_ns, name));
         }
     } else {
-        let (kind, names) = args
-            .args
-            .split_first()
-            .ok_or_else(|| anyhow::anyhow!("say what to delete: brume delete <type> <name>... or -f FILE"))?;
+        let (kind, names) = args.args.split_first().ok_or_else(|| {
+            anyhow::anyhow!("say what to delete: brume delete <type> <name>... or -f FILE")
+        })?;
         if names.is_empty() {
             anyhow::bail!("name the {kind} to delete: brume delete {kind} <name>...");
         }
         let info = resolve_kind(kind)?;
         targets.extend(names.iter().map(|n| (info, ns.clone(), n.clone())));
     }
-    let body = serde_json::to_vec(&json!({"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}))?;
+    let body = serde_json::to_vec(
+        &json!({"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}),
+    )?;
     let mut failed = 0;
     for (info, ns, name) in &targets {
         match api
-            .request(Method::DELETE, &object_path(info, ns, name), Some(("application/json", body.clone())), None)
+            .request(
+                Method::DELETE,
+                &object_path(info, ns, name),
+                Some(("application/json", body.clone())),
+                None,
+            )
             .await
         {
             Ok(_) => println!("{} deleted", display_name(info, name)),
@@ -77,7 +96,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 match api.get(&object_path(info, ns, name)).await {
                     Err(e) if is_not_found(&e) => break,
                     _ if tokio::time::Instant::now() > deadline => {
-                        anyhow::bail!("timed out waiting for {} to be deleted", display_name(info, name))
+                        anyhow::bail!(
+                            "timed out waiting for {} to be deleted",
+                            display_name(info, name)
+                        )
                     }
                     _ => tokio::time::sleep(Duration::from_millis(200)).await,
                 }

@@ -32,14 +32,26 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     print!("{}", serde_saphyr::to_string(&obj)?);
-    let uid = obj.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or("");
-    let events_ns = if info.namespaced() { ns.as_str() } else { "default" };
+    let uid = obj
+        .pointer("/metadata/uid")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let events_ns = if info.namespaced() {
+        ns.as_str()
+    } else {
+        "default"
+    };
     let path = format!(
         "/api/v1/namespaces/{events_ns}/events?fieldSelector={}",
         percent(&format!("involvedObject.uid={uid}"))
     );
     let events = api
-        .request(http::Method::GET, &path, None, Some("application/json;as=Table;v=v1;g=meta.k8s.io"))
+        .request(
+            http::Method::GET,
+            &path,
+            None,
+            Some("application/json;as=Table;v=v1;g=meta.k8s.io"),
+        )
         .await?;
     if events["rows"].as_array().is_none_or(Vec::is_empty) {
         println!("Events: <none>");

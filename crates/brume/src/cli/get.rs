@@ -67,13 +67,22 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let info = resolve_kind(&args.resource)?;
     let output = Output::parse(args.output.as_deref())?;
     let api = Api::connect().await?;
-    let ns = args.namespace.clone().unwrap_or_else(|| api.namespace.clone());
+    let ns = args
+        .namespace
+        .clone()
+        .unwrap_or_else(|| api.namespace.clone());
     let text = fetch(&api, info, &args, &ns, output).await?;
     print!("{text}");
     Ok(())
 }
 
-async fn fetch(api: &Api, info: &ResourceInfo, args: &Args, ns: &str, output: Output) -> anyhow::Result<String> {
+async fn fetch(
+    api: &Api,
+    info: &ResourceInfo,
+    args: &Args,
+    ns: &str,
+    output: Output,
+) -> anyhow::Result<String> {
     let table = matches!(output, Output::Table | Output::Wide);
     let accept = table.then_some(TABLE);
     let all = args.all_namespaces && info.namespaced();
@@ -98,11 +107,20 @@ async fn fetch(api: &Api, info: &ResourceInfo, args: &Args, ns: &str, output: Ou
     let mut text = String::new();
     let mut merged: Option<Value> = None;
     for name in &args.names {
-        let body = api.request(http::Method::GET, &object_path(info, ns, name), None, accept).await?;
+        let body = api
+            .request(
+                http::Method::GET,
+                &object_path(info, ns, name),
+                None,
+                accept,
+            )
+            .await?;
         match (&mut merged, table) {
             (None, _) => merged = Some(body),
             (Some(m), true) => {
-                if let (Some(rows), Some(more)) = (m["rows"].as_array_mut(), body["rows"].as_array()) {
+                if let (Some(rows), Some(more)) =
+                    (m["rows"].as_array_mut(), body["rows"].as_array())
+                {
                     rows.extend(more.iter().cloned());
                 }
             }
@@ -121,7 +139,9 @@ async fn fetch(api: &Api, info: &ResourceInfo, args: &Args, ns: &str, output: Ou
 pub fn percent(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()

@@ -33,7 +33,12 @@ pub fn parse(text: &str) -> anyhow::Result<Vec<Value>> {
         match doc {
             Value::Null => {}
             Value::Object(ref m) if m.get("kind").and_then(Value::as_str) == Some("List") => {
-                out.extend(m.get("items").and_then(Value::as_array).cloned().unwrap_or_default());
+                out.extend(
+                    m.get("items")
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default(),
+                );
             }
             Value::Object(_) => out.push(doc),
             other => anyhow::bail!("a manifest document must be a mapping, not {other}"),

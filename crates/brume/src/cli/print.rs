@@ -43,7 +43,11 @@ pub fn format_table(table: &Value, wide: bool, namespace: bool) -> String {
                     .to_string(),
             );
         }
-        line.extend(shown.iter().map(|&i| cells.get(i).map(cell_text).unwrap_or_default()));
+        line.extend(
+            shown
+                .iter()
+                .map(|&i| cells.get(i).map(cell_text).unwrap_or_default()),
+        );
         grid.push(line);
     }
     let widths: Vec<usize> = (0..grid[0].len())
@@ -77,7 +81,10 @@ mod tests {
                 {"cells": ["web-1", "1/1", "10.0.0.1"], "object": {"metadata": {"namespace": "default"}}},
                 {"cells": ["db", "0/1", null], "object": {"metadata": {"namespace": "prod"}}}]
         });
-        assert_eq!(format_table(&t, false, false), "NAME    READY\nweb-1   1/1\ndb      0/1\n");
+        assert_eq!(
+            format_table(&t, false, false),
+            "NAME    READY\nweb-1   1/1\ndb      0/1\n"
+        );
         assert_eq!(
             format_table(&t, true, true),
             "NAMESPACE   NAME    READY   IP\ndefault     web-1   1/1     10.0.0.1\nprod        db      0/1     <none>\n"

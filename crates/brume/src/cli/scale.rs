@@ -31,14 +31,22 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     };
     let info = resolve_kind(&kind)?;
     if !info.has_subresource("scale") {
-        anyhow::bail!("{} cannot be scaled: it has no scale subresource", info.plural);
+        anyhow::bail!(
+            "{} cannot be scaled: it has no scale subresource",
+            info.plural
+        );
     }
     let api = Api::connect().await?;
     let ns = args.namespace.unwrap_or_else(|| api.namespace.clone());
     let path = format!("{}/scale", super::client::object_path(info, &ns, &name));
     let patch = serde_json::to_vec(&json!({"spec": {"replicas": args.replicas}}))?;
-    api.request(Method::PATCH, &path, Some(("application/merge-patch+json", patch)), None)
-        .await?;
+    api.request(
+        Method::PATCH,
+        &path,
+        Some(("application/merge-patch+json", patch)),
+        None,
+    )
+    .await?;
     println!("{} scaled", display_name(info, &name));
     Ok(())
 }
