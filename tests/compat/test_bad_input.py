@@ -5,6 +5,7 @@ Raw HTTP with the admin token, so that what is asserted is exactly what the serv
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
 import subprocess
@@ -12,7 +13,7 @@ import time
 
 import pytest
 
-from brumetest import BrumeServer, names_in, status_body, uniq, wait_until
+from brumetest import BrumeServer, HttpResponse, names_in, status_body, uniq, wait_until
 
 
 def cm_path(ns: str, name: str | None = None) -> str:
@@ -226,9 +227,38 @@ def test_update_with_stale_resource_version_is_409_conflict(brume, ns):
 # -- 413 ------------------------------------------------------------------------------------------
 
 
+def post_large(srv: BrumeServer, path: str, body: bytes) -> HttpResponse:
+    """POSTs a large body in pieces. A server may answer 413 before it has read everything; what
+    matters is that the client then gets that answer, so a failed send is followed by a read."""
+    conn = srv.connection(timeout=30)
+    send_error = None
+    try:
+        conn.putrequest("POST", path)
+        conn.putheader("Authorization", f"Bearer {srv.token}")
+        conn.putheader("Content-Type", "application/json")
+        conn.putheader("Accept", "application/json")
+        conn.putheader("Content-Length", str(len(body)))
+        conn.endheaders()
+        for i in range(0, len(body), 64 * 1024):
+            conn.send(body[i : i + 64 * 1024])
+    except OSError as exc:  # includes ssl.SSLError and BrokenPipeError
+        send_error = exc
+    try:
+        resp = conn.getresponse()
+        return HttpResponse(resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read())
+    except (OSError, http.client.HTTPException) as exc:
+        raise AssertionError(
+            f"no HTTP response to a {len(body)}-byte body: sending failed with {send_error!r}, reading with {exc!r}; "
+            "the server must answer 413 in a way the client can read (e.g. read and discard the rest, or "
+            "answer before closing gracefully)"
+        ) from exc
+    finally:
+        conn.close()
+
+
 def test_body_over_3_mib_is_413(brume, ns):
     big = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "too-big"}, "data": {"blob": "x" * (3 * 1024 * 1024 + 4096)}}
-    r = brume.post(cm_path(ns), big)
+    r = post_large(brume, cm_path(ns), json.dumps(big).encode())
     assert r.status == 413, r
     st = status_body(r)
     assert st.get("reason") == "RequestEntityTooLarge", st
