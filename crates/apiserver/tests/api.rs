@@ -440,3 +440,79 @@ async fn tables_are_served_when_asked_for() {
     assert_eq!(v["rows"][0]["cells"][0], "t");
     assert_eq!(v["rows"][0]["object"]["kind"], "PartialObjectMetadata");
 }
+
+#[tokio::test]
+async fn watches_send_bookmarks_and_initial_events_when_asked() {
+    let mut config = Config::new(TOKEN);
+    config.bookmark_interval = Duration::from_millis(100);
+    let state = Arc::new(AppState {
+        store: Arc::new(MemoryStore::new()) as Arc<dyn Store>,
+        config,
+    });
+    brume_apiserver::start(state.clone()).await.unwrap();
+    let app = brume_apiserver::router(state);
+    post(&app, CMS, cm("existing")).await;
+    let req = Request::get(format!(
+        "{CMS}?watch=true&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&timeoutSeconds=2"
+    ))
+    .header("authorization", format!("Bearer {TOKEN}"))
+    .body(Body::empty())
+    .unwrap();
+    let bytes = app
+        .clone()
+        .oneshot(req)
+        .await
+        .unwrap()
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes();
+    let events: Vec<Value> = bytes
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect();
+    assert_eq!(events[0]["type"], "ADDED");
+    assert_eq!(events[0]["object"]["metadata"]["name"], "existing");
+    assert_eq!(events[1]["type"], "BOOKMARK");
+    assert_eq!(
+        events[1]["object"]["metadata"]["annotations"]["k8s.io/initial-events-end"],
+        "true"
+    );
+    let periodic = events[2..]
+        .iter()
+        .filter(|e| e["type"] == "BOOKMARK")
+        .count();
+    assert!(
+        periodic >= 5,
+        "expected bookmarks about every 100 ms over 2 s, got {periodic}"
+    );
+}
+
+#[tokio::test]
+async fn list_pages_return_every_object_once() {
+    let app = server().await;
+    for i in 0..23 {
+        post(&app, CMS, cm(&format!("page-{i:02}"))).await;
+    }
+    let mut names = Vec::new();
+    let mut token = String::new();
+    loop {
+        let (code, page) = get(&app, &format!("{CMS}?limit=5&continue={token}")).await;
+        assert_eq!(code, StatusCode::OK, "{page}");
+        let items = page["items"].as_array().unwrap();
+        assert!(items.len() <= 5);
+        names.extend(
+            items
+                .iter()
+                .map(|i| i["metadata"]["name"].as_str().unwrap().to_string()),
+        );
+        match page["metadata"]["continue"].as_str() {
+            Some(t) => token = t.to_string(),
+            None => break,
+        }
+    }
+    let expected: Vec<String> = (0..23).map(|i| format!("page-{i:02}")).collect();
+    assert_eq!(names, expected);
+}

@@ -35,6 +35,12 @@ pub async fn handle(ctx: Ctx, body: Bytes) -> Result<Response, ApiError> {
         |current| {
             let patched = apply_patch(info, current, patch_type, &body).map_err(|e| match e {
                 PatchError::Unsupported(_) => ApiError::UnsupportedMediaType(e.to_string()),
+                // A well-formed patch that cannot apply to this object is 422, as in
+                // Kubernetes; only a patch that cannot be read is 400.
+                PatchError::Operation { .. } | PatchError::Strategic { .. } => ApiError::Invalid {
+                    message: e.to_string(),
+                    details: serde_json::json!({"name": name, "group": info.group, "kind": info.plural}),
+                },
                 other => ApiError::BadRequest(other.to_string()),
             })?;
             let decoded = check_fields(info, patched, mode)
