@@ -176,6 +176,19 @@ async fn run(state: &Arc<AppState>) -> Result<(), ApiError> {
     }
 }
 
+/// Only the metadata of a stored object: the collector reads every write, and skipping the
+/// rest of the object is cheaper than building it.
+fn metadata_of(kv: &KeyValue) -> Result<Value, ApiError> {
+    #[derive(serde::Deserialize)]
+    struct MetadataOnly {
+        #[serde(default)]
+        metadata: Value,
+    }
+    let m: MetadataOnly = serde_json::from_slice(&kv.value)
+        .map_err(|e| ApiError::Internal(format!("stored object at {} is corrupt: {e}", kv.key)))?;
+    Ok(json!({"metadata": m.metadata}))
+}
+
 fn handle_event(
     index: &mut Index,
     queue: &mut BTreeSet<Work>,
@@ -184,7 +197,7 @@ fn handle_event(
     match ev.kind {
         EventType::Put => observe(index, queue, &ev.kv),
         EventType::Delete => {
-            let obj = object::from_kv(&ev.kv)?;
+            let obj = metadata_of(&ev.kv)?;
             index.remove(&ev.kv.key);
             let uid = meta_str(&obj, "uid");
             index.keys.remove(uid);
@@ -208,7 +221,7 @@ fn handle_event(
 }
 
 fn observe(index: &mut Index, queue: &mut BTreeSet<Work>, kv: &KeyValue) -> Result<(), ApiError> {
-    let obj = object::from_kv(kv)?;
+    let obj = metadata_of(kv)?;
     index.put(&kv.key, &obj);
     if !owner_uids(&obj).is_empty() {
         queue.insert(Work::Owners(kv.key.clone()));

@@ -35,6 +35,11 @@ impl Filter {
         })
     }
 
+    /// True when there is no selector, so every object matches.
+    pub fn is_everything(&self) -> bool {
+        self.label.is_empty() && self.field.is_empty()
+    }
+
     /// True when the object passes both selectors.
     pub fn matches(&self, obj: &Value) -> bool {
         let labels = obj.pointer("/metadata/labels").unwrap_or(&Value::Null);

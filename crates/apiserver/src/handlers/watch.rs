@@ -66,7 +66,9 @@ impl Watch {
     fn translate(&self, ev: &Event) -> Result<Option<(&'static str, Value)>, ApiError> {
         let obj = object::from_kv(&ev.kv)?;
         let now = self.filter.matches(&obj);
+        // Without selectors the previous state needs no parsing: it matched if it existed.
         let before = match &ev.prev {
+            Some(_) if self.filter.is_everything() => true,
             Some(prev) => self.filter.matches(&object::from_kv(prev)?),
             None => false,
         };
