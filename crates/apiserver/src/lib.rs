@@ -57,6 +57,53 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// The configuration.
     pub config: Config,
+    /// Namespaces last seen existing and not terminating, so that creates need not read the
+    /// namespace each time. Every write to a namespace in this process drops its entry.
+    open_namespaces: std::sync::RwLock<std::collections::HashSet<String>>,
+    /// Counts namespace writes, so a read that raced with one is not remembered.
+    namespace_epoch: std::sync::atomic::AtomicU64,
+}
+
+impl AppState {
+    /// The state of a server on `store` with `config`.
+    pub fn new(store: Arc<dyn Store>, config: Config) -> Self {
+        AppState {
+            store,
+            config,
+            open_namespaces: Default::default(),
+            namespace_epoch: Default::default(),
+        }
+    }
+
+    fn namespace_epoch(&self) -> u64 {
+        self.namespace_epoch
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn namespace_known_open(&self, ns: &str) -> bool {
+        self.open_namespaces
+            .read()
+            .is_ok_and(|set| set.contains(ns))
+    }
+
+    /// Remembers an open namespace, unless a namespace was written since `epoch` (when the
+    /// caller read it): then the read may be stale and the next create reads again.
+    fn remember_open_namespace(&self, ns: &str, epoch: u64) {
+        if let Ok(mut set) = self.open_namespaces.write()
+            && self.namespace_epoch() == epoch
+        {
+            set.insert(ns.to_string());
+        }
+    }
+
+    /// Forgets a namespace that is being written (deleted, finalized, updated).
+    fn forget_namespace(&self, ns: &str) {
+        if let Ok(mut set) = self.open_namespaces.write() {
+            self.namespace_epoch
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            set.remove(ns);
+        }
+    }
 }
 
 /// The HTTP routes of the API server.

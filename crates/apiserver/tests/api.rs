@@ -16,10 +16,10 @@ use tower::ServiceExt;
 const TOKEN: &str = "test-token";
 
 async fn server() -> Router {
-    let state = Arc::new(AppState {
-        store: Arc::new(MemoryStore::new()) as Arc<dyn Store>,
-        config: Config::new(TOKEN),
-    });
+    let state = Arc::new(AppState::new(
+        Arc::new(MemoryStore::new()) as Arc<dyn Store>,
+        Config::new(TOKEN),
+    ));
     brume_apiserver::start(state.clone()).await.unwrap();
     brume_apiserver::router(state)
 }
@@ -445,10 +445,10 @@ async fn tables_are_served_when_asked_for() {
 async fn watches_send_bookmarks_and_initial_events_when_asked() {
     let mut config = Config::new(TOKEN);
     config.bookmark_interval = Duration::from_millis(100);
-    let state = Arc::new(AppState {
-        store: Arc::new(MemoryStore::new()) as Arc<dyn Store>,
+    let state = Arc::new(AppState::new(
+        Arc::new(MemoryStore::new()) as Arc<dyn Store>,
         config,
-    });
+    ));
     brume_apiserver::start(state.clone()).await.unwrap();
     let app = brume_apiserver::router(state);
     post(&app, CMS, cm("existing")).await;

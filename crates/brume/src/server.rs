@@ -50,10 +50,10 @@ async fn run(data: PathBuf, listen: SocketAddr, dev: bool) -> anyhow::Result<()>
         RedbStore::open(&dir.store_path())
             .with_context(|| format!("opening the store in {}", data.display()))?,
     );
-    let state = Arc::new(AppState {
-        store: store.clone() as Arc<dyn Store>,
-        config: Config::new(token.clone()),
-    });
+    let state = Arc::new(AppState::new(
+        store.clone() as Arc<dyn Store>,
+        Config::new(token.clone()),
+    ));
     brume_apiserver::start(state.clone())
         .await
         .context("preparing the API server")?;

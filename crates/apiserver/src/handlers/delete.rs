@@ -139,6 +139,9 @@ pub async fn delete_object(
     opts: &DeleteOptions,
 ) -> Result<Deleted, ApiError> {
     let key = info.key(namespace, name);
+    if info.kind == "Namespace" {
+        state.forget_namespace(name);
+    }
     for _ in 0..16 {
         let Some(kv) = state.store.get(&key).await? else {
             return Err(ApiError::not_found(info, name));

@@ -110,18 +110,6 @@ async fn dispatch_inner(state: Arc<AppState>, req: Request) -> Result<Response, 
     let render = Render::negotiate(&parts.headers, &query);
     let method = parts.method.clone();
     let body = read_body(body, &parts.headers).await?;
-    if let Some(ct) = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        && ct.starts_with("application/vnd.kubernetes.protobuf")
-    {
-        return Err(ApiError::UnsupportedMediaType(format!(
-            "the body's media type {ct:?} is not supported yet: send application/json or \
-             application/yaml (kubectl's imperative `create <kind>` and `run` send protobuf; use \
-             `kubectl create -f` or `kubectl apply -f` with a manifest instead)"
-        )));
-    }
     let ctx = Ctx {
         state,
         target,

@@ -165,11 +165,19 @@ async fn check_namespace_open(
     ns: &str,
     name: &str,
 ) -> Result<(), ApiError> {
+    if state.namespace_known_open(ns) {
+        return Ok(());
+    }
     let nsinfo = namespaces();
+    let epoch = state.namespace_epoch();
     let Some(kv) = state.store.get(&nsinfo.key(None, ns)).await? else {
         return Err(ApiError::not_found(nsinfo, ns));
     };
-    if is_deleting(&object::from_kv(&kv)?) {
+    let deleting = is_deleting(&object::from_kv(&kv)?);
+    if !deleting {
+        state.remember_open_namespace(ns, epoch);
+    }
+    if deleting {
         return Err(ApiError::Forbidden(format!(
             "{} \"{name}\" is forbidden: unable to create new content in namespace {ns} because it is being terminated",
             qualified(info)
@@ -203,6 +211,9 @@ where
     F: FnMut(&Value) -> Result<Mutation, ApiError>,
 {
     let key = info.key(namespace, name);
+    if info.kind == "Namespace" {
+        state.forget_namespace(name);
+    }
     for _ in 0..MAX_UPDATE_ATTEMPTS {
         let Some(kv) = state.store.get(&key).await? else {
             return Err(ApiError::not_found(info, name));
