@@ -1,0 +1,1 @@
+//! The controllers (being written).
