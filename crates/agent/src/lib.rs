@@ -7,5 +7,7 @@
 //! status a pod reports ([`status`]). The async shells gather facts and apply decisions.
 #![warn(missing_docs)]
 
+pub mod heartbeat;
+pub mod host;
 pub mod node;
 pub mod restart;
