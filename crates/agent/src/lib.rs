@@ -11,3 +11,5 @@ pub mod heartbeat;
 pub mod host;
 pub mod node;
 pub mod restart;
+pub mod spec;
+pub mod status;
