@@ -10,6 +10,7 @@
 pub mod heartbeat;
 pub mod host;
 pub mod node;
+pub mod probe;
 pub mod restart;
 pub mod spec;
 pub mod status;
