@@ -13,6 +13,9 @@
 //! so an agent that restarts re-adopts its pods instead of duplicating them.
 #![warn(missing_docs)]
 
+pub mod fake;
+pub mod ports;
+pub mod process;
 mod types;
 
 pub use types::*;
