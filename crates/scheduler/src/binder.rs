@@ -1,0 +1,382 @@
+//! The scheduling loop: watches Nodes and Pods, keeps the [`Cache`] current, takes the pods
+//! waiting for a node from the [`Queue`], runs [`select`] on each and binds them through
+//! `pods/<name>/binding`, many at a time. A pod that fits nowhere gets `PodScheduled=False`
+//! and a `FailedScheduling` event, and is retried when the cluster changes.
+//!
+//! The loop keeps its own indexed node list rather than a `reflector::Store`, because every
+//! pod event must update the resources counted on one node in O(1) and the scheduler must count
+//! its own (assumed) placements before the watch reports them.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
+use futures::{FutureExt, StreamExt};
+use k8s_openapi::api::core::v1::{Event, Node, Pod};
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::runtime::{WatchStreamExt, watcher};
+use tokio::time::Instant;
+
+use crate::SCHEDULER_NAME;
+use crate::cache::Cache;
+use crate::error::SchedulerError;
+use crate::framework::{PodInfo, Profile, Search, feasible_nodes_to_find, select};
+use crate::messages;
+use crate::queue::Queue;
+
+/// How the loop runs.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Bindings (and failure reports) in flight at once.
+    pub max_in_flight: usize,
+    /// Unschedulable pods are retried at least this often even if nothing seems to change.
+    pub retry_every: Duration,
+    /// kube-scheduler's `percentageOfNodesToScore`: 0 is adaptive (see
+    /// [`feasible_nodes_to_find`]), 100 examines every node.
+    pub percentage_of_nodes_to_score: u32,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            max_in_flight: 64,
+            retry_every: Duration::from_secs(5),
+            percentage_of_nodes_to_score: 0,
+        }
+    }
+}
+
+/// Runs the scheduler with the default [`Config`] until a watch fails for good.
+pub async fn run(client: kube::Client, profile: Profile) -> Result<(), SchedulerError> {
+    run_with(client, profile, Config::default()).await
+}
+
+/// Runs the scheduler with the given settings until a watch fails for good.
+pub async fn run_with(
+    client: kube::Client,
+    profile: Profile,
+    config: Config,
+) -> Result<(), SchedulerError> {
+    let mut nodes = watcher(Api::<Node>::all(client.clone()), watcher::Config::default())
+        .default_backoff()
+        .boxed();
+    let mut pods = watcher(Api::<Pod>::all(client.clone()), watcher::Config::default())
+        .default_backoff()
+        .boxed();
+    let mut state = Loop::new(client, profile, config);
+    let mut in_flight: FuturesUnordered<BoxFuture<'static, Outcome>> = FuturesUnordered::new();
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tracing::info!("scheduler started");
+    loop {
+        if state.synced() {
+            while in_flight.len() < state.config.max_in_flight {
+                match state.next_job() {
+                    Some(job) => in_flight.push(job),
+                    None => break,
+                }
+            }
+        }
+        tokio::select! {
+            ev = nodes.next() => match ev {
+                Some(Ok(ev)) => state.on_node(ev),
+                Some(Err(e)) => tracing::warn!(error = %e, "node watch failed; retrying"),
+                None => return Err(SchedulerError::WatchEnded("node")),
+            },
+            ev = pods.next() => match ev {
+                Some(Ok(ev)) => state.on_pod(ev),
+                Some(Err(e)) => tracing::warn!(error = %e, "pod watch failed; retrying"),
+                None => return Err(SchedulerError::WatchEnded("pod")),
+            },
+            Some(outcome) = in_flight.next(), if !in_flight.is_empty() => state.on_outcome(outcome),
+            _ = tick.tick() => {
+                let now = state.epoch.elapsed();
+                state.queue.maybe_retry(now);
+            }
+        }
+    }
+}
+
+/// What a finished job reports back to the loop.
+enum Outcome {
+    /// The pod was bound.
+    Bound,
+    /// The binding failed; the pod is tried again.
+    BindFailed { key: String },
+    /// A failure was reported (condition and event).
+    Reported,
+}
+
+/// Whether a watch is listing (and which objects the list has shown so far) or watching.
+enum Sync {
+    /// Before the first complete list: nothing may be scheduled yet.
+    Starting,
+    /// A (re)list is under way; the keys seen so far.
+    Listing(HashSet<String>),
+    /// Listed; following changes.
+    Watching,
+}
+
+struct Loop {
+    client: kube::Client,
+    profile: Profile,
+    config: Config,
+    cache: Cache,
+    queue: Queue,
+    /// Where the next node search starts (kube-scheduler's `nextStartNodeIndex`).
+    start: usize,
+    nodes_sync: Sync,
+    pods_sync: Sync,
+    /// Whether each watch has completed one list.
+    listed: (bool, bool),
+    epoch: Instant,
+}
+
+impl Loop {
+    fn new(client: kube::Client, profile: Profile, config: Config) -> Loop {
+        let queue = Queue::new(config.retry_every);
+        Loop {
+            client,
+            profile,
+            config,
+            cache: Cache::default(),
+            queue,
+            start: 0,
+            nodes_sync: Sync::Starting,
+            pods_sync: Sync::Starting,
+            listed: (false, false),
+            epoch: Instant::now(),
+        }
+    }
+
+    /// Both watches have listed once, so the cache knows every bound pod.
+    fn synced(&self) -> bool {
+        self.listed.0 && self.listed.1
+    }
+
+    fn on_node(&mut self, ev: watcher::Event<Node>) {
+        match ev {
+            watcher::Event::Init => self.nodes_sync = Sync::Listing(HashSet::new()),
+            watcher::Event::InitApply(node) => {
+                if let Sync::Listing(seen) = &mut self.nodes_sync {
+                    seen.insert(node.metadata.name.clone().unwrap_or_default());
+                }
+                self.apply_node(&node);
+            }
+            watcher::Event::InitDone => {
+                if let Sync::Listing(seen) = std::mem::replace(&mut self.nodes_sync, Sync::Watching)
+                {
+                    self.cache.retain_nodes(&seen);
+                }
+                self.listed.0 = true;
+                self.queue.cluster_changed();
+            }
+            watcher::Event::Apply(node) => self.apply_node(&node),
+            watcher::Event::Delete(node) => {
+                self.cache
+                    .delete_node(node.metadata.name.as_deref().unwrap_or_default());
+            }
+        }
+    }
+
+    fn apply_node(&mut self, node: &Node) {
+        if self.cache.apply_node(node) {
+            self.queue.cluster_changed();
+        }
+    }
+
+    fn on_pod(&mut self, ev: watcher::Event<Pod>) {
+        match ev {
+            watcher::Event::Init => self.pods_sync = Sync::Listing(HashSet::new()),
+            watcher::Event::InitApply(pod) => {
+                let key = self.apply_pod(&pod);
+                if let Sync::Listing(seen) = &mut self.pods_sync {
+                    seen.insert(key);
+                }
+            }
+            watcher::Event::InitDone => {
+                if let Sync::Listing(seen) = std::mem::replace(&mut self.pods_sync, Sync::Watching)
+                {
+                    for key in self.cache.pod_keys() {
+                        if !seen.contains(&key) {
+                            self.cache.unplace(&key);
+                            self.queue.remove(&key);
+                        }
+                    }
+                }
+                self.listed.1 = true;
+                self.queue.cluster_changed();
+            }
+            watcher::Event::Apply(pod) => {
+                self.apply_pod(&pod);
+            }
+            watcher::Event::Delete(pod) => {
+                let key = key_of(&pod);
+                if self.cache.unplace(&key) {
+                    self.queue.cluster_changed();
+                }
+                self.queue.remove(&key);
+            }
+        }
+    }
+
+    /// Accounts for a pod as the API shows it; returns its key.
+    fn apply_pod(&mut self, pod: &Pod) -> String {
+        let key = key_of(pod);
+        let status = pod.status.as_ref();
+        let phase = status.and_then(|s| s.phase.as_deref());
+        if matches!(phase, Some("Succeeded" | "Failed")) {
+            // A finished pod holds no resources.
+            if self.cache.unplace(&key) {
+                self.queue.cluster_changed();
+            }
+            self.queue.remove(&key);
+            return key;
+        }
+        let spec = pod.spec.as_ref();
+        match spec
+            .and_then(|s| s.node_name.as_deref())
+            .filter(|n| !n.is_empty())
+        {
+            Some(node) => {
+                if !self.cache.is_bound_on(&key, node) {
+                    self.cache
+                        .place(Arc::new(PodInfo::from_pod(pod)), node, false);
+                }
+                self.queue.remove(&key);
+            }
+            None => {
+                let ours = spec
+                    .and_then(|s| s.scheduler_name.as_deref())
+                    .is_none_or(|n| n.is_empty() || n == SCHEDULER_NAME);
+                if ours && pod.metadata.deletion_timestamp.is_none() {
+                    self.queue.upsert(Arc::new(PodInfo::from_pod(pod)));
+                } else {
+                    self.queue.remove(&key);
+                }
+            }
+        }
+        key
+    }
+
+    /// Schedules the next waiting pod and returns the request to send: a binding, or the report
+    /// of a new failure. `None` when no pod is waiting (failures already reported send nothing).
+    fn next_job(&mut self) -> Option<BoxFuture<'static, Outcome>> {
+        loop {
+            let popped = self.queue.pop()?;
+            let info = popped.info;
+            let nodes = self.cache.nodes();
+            let search = Search {
+                start: self.start,
+                feasible_wanted: feasible_nodes_to_find(
+                    nodes.len(),
+                    self.config.percentage_of_nodes_to_score,
+                ),
+            };
+            match select(&self.profile, &info, nodes, search) {
+                Ok(placement) => {
+                    self.start = placement.next_start;
+                    let node = nodes[placement.node].name.clone();
+                    self.cache.place(info.clone(), &node, true);
+                    let job = bind(self.client.clone(), info, node, popped.was_reported);
+                    return Some(job.boxed());
+                }
+                Err(why) => {
+                    let message = why.to_string();
+                    if self.queue.unschedulable(&info.key(), &message) {
+                        tracing::debug!(pod = %info.key(), %message, "unschedulable");
+                        return Some(report(self.client.clone(), info, message).boxed());
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_outcome(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Bound | Outcome::Reported => {}
+            Outcome::BindFailed { key } => {
+                self.cache.forget_assumed(&key);
+                self.queue.binding_failed(&key);
+            }
+        }
+    }
+}
+
+fn key_of(pod: &Pod) -> String {
+    format!(
+        "{}/{}",
+        pod.metadata.namespace.as_deref().unwrap_or_default(),
+        pod.metadata.name.as_deref().unwrap_or_default()
+    )
+}
+
+/// Binds the pod, then clears an earlier `PodScheduled=False` and records the `Scheduled`
+/// event. Only the binding decides the outcome; the rest is best effort, as in kube-scheduler.
+async fn bind(
+    client: kube::Client,
+    pod: Arc<PodInfo>,
+    node: String,
+    was_reported: bool,
+) -> Outcome {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &pod.namespace);
+    let body = messages::binding(&pod, &node);
+    let bound = pods
+        .create_subresource::<_, serde_json::Value>(
+            "binding",
+            &pod.name,
+            &PostParams::default(),
+            &body,
+        )
+        .await;
+    if let Err(e) = bound {
+        tracing::debug!(pod = %pod.key(), %node, error = %e, "binding failed; will retry");
+        return Outcome::BindFailed { key: pod.key() };
+    }
+    let now = Timestamp::now();
+    if was_reported {
+        let patch = messages::pod_scheduled(true, None, None, now);
+        if let Err(e) = pods
+            .patch_status(&pod.name, &PatchParams::default(), &Patch::Strategic(patch))
+            .await
+        {
+            tracing::debug!(pod = %pod.key(), error = %e, "could not set PodScheduled=True");
+        }
+    }
+    let message = format!("Successfully assigned {} to {node}", pod.key());
+    record(&client, &pod, "Normal", "Scheduled", &message, now).await;
+    Outcome::Bound
+}
+
+/// Sets `PodScheduled=False` with the counted reasons and records a `FailedScheduling` event.
+async fn report(client: kube::Client, pod: Arc<PodInfo>, message: String) -> Outcome {
+    let pods: Api<Pod> = Api::namespaced(client.clone(), &pod.namespace);
+    let now = Timestamp::now();
+    let patch = messages::pod_scheduled(false, Some("Unschedulable"), Some(&message), now);
+    if let Err(e) = pods
+        .patch_status(&pod.name, &PatchParams::default(), &Patch::Strategic(patch))
+        .await
+    {
+        tracing::debug!(pod = %pod.key(), error = %e, "could not set PodScheduled=False");
+    }
+    record(&client, &pod, "Warning", "FailedScheduling", &message, now).await;
+    Outcome::Reported
+}
+
+async fn record(
+    client: &kube::Client,
+    pod: &PodInfo,
+    type_: &str,
+    reason: &str,
+    message: &str,
+    now: Timestamp,
+) {
+    let events: Api<Event> = Api::namespaced(client.clone(), &pod.namespace);
+    let event = messages::event(pod, type_, reason, message, now);
+    if let Err(e) = events.create(&PostParams::default(), &event).await {
+        tracing::debug!(pod = %pod.key(), %reason, error = %e, "could not record an event");
+    }
+}
