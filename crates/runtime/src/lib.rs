@@ -13,6 +13,7 @@
 //! so an agent that restarts re-adopts its pods instead of duplicating them.
 #![warn(missing_docs)]
 
+pub mod docker;
 pub mod fake;
 pub mod ports;
 pub mod process;
