@@ -7,10 +7,13 @@
 //! status a pod reports ([`status`]). The async shells gather facts and apply decisions.
 #![warn(missing_docs)]
 
+pub mod events;
 pub mod heartbeat;
 pub mod host;
+pub mod manager;
 pub mod node;
 pub mod probe;
 pub mod restart;
 pub mod spec;
 pub mod status;
+pub mod worker;

@@ -190,7 +190,7 @@ impl ProbeState {
 pub async fn check(
     probe: &Probe,
     host: IpAddr,
-    port_map: &dyn Fn(u16) -> Option<u16>,
+    port_map: &(dyn Fn(u16) -> Option<u16> + Sync),
     runtime: &Arc<dyn ContainerRuntime>,
     container: &ContainerId,
 ) -> bool {
