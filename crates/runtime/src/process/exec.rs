@@ -55,6 +55,7 @@ pub async fn exec(
         command: first.clone(),
         detail: e.to_string(),
     })?;
+    let pgid = child.id().map(|pid| nix::unistd::Pid::from_raw(pid as i32));
     match tokio::time::timeout(timeout, child.wait_with_output()).await {
         Ok(Ok(out)) => {
             use std::os::unix::process::ExitStatusExt;
@@ -72,10 +73,16 @@ pub async fn exec(
             })
         }
         Ok(Err(e)) => Err(RuntimeError::Backend(format!("exec {first:?}: {e}"))),
-        // Dropping the future drops the child, which kill_on_drop kills.
-        Err(_) => Ok(ExecResult {
-            exit_code: TIMEOUT_EXIT_CODE,
-            output: format!("command {first:?} timed out after {timeout:?}"),
-        }),
+        // Dropping the future killed the child (kill_on_drop); what it forked goes with its
+        // process group.
+        Err(_) => {
+            if let Some(pgid) = pgid {
+                let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
+            }
+            Ok(ExecResult {
+                exit_code: TIMEOUT_EXIT_CODE,
+                output: format!("command {first:?} timed out after {timeout:?}"),
+            })
+        }
     }
 }
