@@ -5,6 +5,7 @@
 //! and requeues. Running a reconcile twice is harmless (DESIGN §2.3).
 #![warn(missing_docs)]
 
+pub mod deployment;
 pub mod error;
 pub mod events;
 pub mod expectations;
