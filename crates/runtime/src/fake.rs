@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::ops::RangeInclusive;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -101,6 +102,7 @@ pub struct FakeRuntime {
     inner: Mutex<Inner>,
     ports: PortAllocator,
     recording: bool,
+    limits_enforced: AtomicBool,
 }
 
 impl FakeRuntime {
@@ -115,6 +117,7 @@ impl FakeRuntime {
             inner: Mutex::new(Inner::default()),
             ports: PortAllocator::unprobed(host_ip, range),
             recording: true,
+            limits_enforced: AtomicBool::new(true),
         }
     }
 
@@ -202,6 +205,12 @@ impl FakeRuntime {
         true
     }
 
+    /// Makes the fake say whether it enforces limits (true by default), as a process runtime
+    /// on a host without cgroup v2 says false.
+    pub fn set_limits_enforced(&self, enforced: bool) {
+        self.limits_enforced.store(enforced, Ordering::Relaxed);
+    }
+
     /// How many sandboxes and containers the fake holds.
     pub fn counts(&self) -> (usize, usize) {
         let inner = self.lock();
@@ -228,6 +237,10 @@ fn exited(state: &ContainerState, exit_code: i32) -> ContainerState {
 impl ContainerRuntime for FakeRuntime {
     fn handler(&self) -> &'static str {
         "fake"
+    }
+
+    fn limits_enforced(&self) -> bool {
+        self.limits_enforced.load(Ordering::Relaxed)
     }
 
     async fn create_sandbox(&self, spec: &SandboxSpec) -> Result<Sandbox, RuntimeError> {
@@ -500,6 +513,9 @@ mod tests {
         let rt = fake();
         let sb = rt.create_sandbox(&sandbox_spec("u1")).await.unwrap();
         let id = rt.start_container(&sb, &app(), 0).await.unwrap();
+        assert!(rt.limits_enforced());
+        rt.set_limits_enforced(false);
+        assert!(!rt.limits_enforced());
         rt.set_exec_exit_code("app", 1);
         let r = rt
             .exec(&id, &["true".into()], Duration::from_secs(1))

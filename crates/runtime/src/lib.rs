@@ -65,6 +65,13 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     /// The handler name advertised on the Node and matched by `spec.runtimeClassName`.
     fn handler(&self) -> &'static str;
 
+    /// Whether this runtime applies cpu and memory limits on this node. The process runtime
+    /// cannot where cgroup v2 is not writable; the agent then says so in an event for pods that
+    /// set limits.
+    fn limits_enforced(&self) -> bool {
+        true
+    }
+
     /// Creates the pod's sandbox: its shared network and its host ports. Idempotent per pod uid:
     /// calling it again for a sandbox that exists returns the existing one.
     async fn create_sandbox(&self, spec: &SandboxSpec) -> Result<Sandbox, RuntimeError>;

@@ -499,3 +499,37 @@ async fn containers_outlive_the_agent_that_started_them() {
     assert_eq!(wait_for_exit(&rt, &c.id).await, (-1, "Unknown".into()));
     rt.remove_sandbox("u-outlive").await.unwrap();
 }
+
+#[tokio::test]
+async fn limits_go_to_a_cgroup_when_one_is_writable_and_are_reported_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(!runtime(dir.path(), 42000).limits_enforced());
+
+    // A stand-in for a writable cgroup v2 hierarchy: plain files the kernel would interpret.
+    let cgroups = tempfile::tempdir().unwrap();
+    std::fs::write(cgroups.path().join("cgroup.controllers"), "cpu memory pids").unwrap();
+    let rt = ProcessRuntime::with_options(
+        dir.path().to_path_buf(),
+        LOCALHOST,
+        ProcessOptions {
+            port_range: 42000..=42099,
+            cgroup_root: Some(cgroups.path().to_path_buf()),
+        },
+    )
+    .unwrap();
+    assert!(rt.limits_enforced());
+    let sb = sandbox(&rt, "u-lim").await;
+    let mut spec = sh("app", "echo $$");
+    spec.cpu_limit_milli = Some(500);
+    spec.memory_limit_bytes = Some(64 << 20);
+    let id = rt.start_container(&sb, &spec, 0).await.unwrap();
+    assert_eq!(wait_for_exit(&rt, &id).await, (0, "Completed".into()));
+    let group = cgroups.path().join("brume/u-lim-app");
+    let read = |f: &str| std::fs::read_to_string(group.join(f)).unwrap();
+    assert_eq!(read("cpu.max"), "50000 100000");
+    assert_eq!(read("memory.max"), (64 << 20).to_string());
+    // The process joined its group before running the program: same pid, no window to fork.
+    let pid = logs(&rt, &id, LogOptions::default()).await;
+    assert_eq!(read("cgroup.procs"), pid);
+    rt.remove_sandbox("u-lim").await.unwrap();
+}

@@ -9,7 +9,7 @@
 //!   `PORT`, `BRUME_PORT_<NAME>`, `BRUME_BIND_ADDRESS`, and `BRUME_MOUNT_<PATH>` for each mount,
 //!   since paths cannot be remapped for a host process.
 //! - **Limits**: cgroup v2 where the host lets the agent write `/sys/fs/cgroup`;
-//!   [`ProcessRuntime::limits_enforced`] tells the agent when they are not, so it can say so in
+//!   [`ContainerRuntime::limits_enforced`] tells the agent when they are not, so it can say so in
 //!   an event.
 //! - **Restarts of the agent**: processes do not die with the agent, and a new `ProcessRuntime`
 //!   on the same `state_dir` lists and manages them. Their exit code is only known to the agent
@@ -110,12 +110,6 @@ impl ProcessRuntime {
             }
         }
         Ok(rt)
-    }
-
-    /// Whether cpu and memory limits are applied (cgroup v2 writable); when not, the agent
-    /// should tell the user in an event for pods that set limits.
-    pub fn limits_enforced(&self) -> bool {
-        self.cgroups.enforced()
     }
 
     /// The folder this runtime keeps its state in.
@@ -270,6 +264,11 @@ fn unknown_exit() -> ExitRecord {
 impl ContainerRuntime for ProcessRuntime {
     fn handler(&self) -> &'static str {
         "process"
+    }
+
+    /// Limits are applied only where cgroup v2 is writable (see [`cgroup::Cgroups::detect`]).
+    fn limits_enforced(&self) -> bool {
+        self.cgroups.enforced()
     }
 
     async fn create_sandbox(&self, spec: &SandboxSpec) -> Result<Sandbox, RuntimeError> {
