@@ -1,6 +1,7 @@
 //! `brume`: the one binary. `brume dev` runs a fog cluster in one process; `brume server` runs
 //! the control plane; the kubectl-like verbs talk to any Brume (or Kubernetes) API server.
 
+mod agent;
 mod bench;
 mod cli;
 mod data_dir;
@@ -27,6 +28,8 @@ enum Command {
     Dev(server::DevArgs),
     /// Run the control plane: the API server on a durable store.
     Server(server::ServerArgs),
+    /// Run a node agent: join a server and run the pods bound to this node.
+    Agent(agent::AgentArgs),
     /// Print the admin kubeconfig of a data folder.
     Kubeconfig(data_dir::KubeconfigArgs),
     /// Create or update objects from a YAML or JSON file (`-f -` reads standard input).
@@ -60,6 +63,7 @@ fn main() -> anyhow::Result<()> {
         match cli.command {
             Command::Dev(args) => server::dev(args).await,
             Command::Server(args) => server::server(args).await,
+            Command::Agent(args) => agent::agent(args).await,
             Command::Kubeconfig(args) => data_dir::print_kubeconfig(args),
             Command::Apply(args) => cli::apply::run(args).await,
             Command::Get(args) => cli::get::run(args).await,

@@ -31,19 +31,82 @@ pub struct DevArgs {
     /// The address to listen on (port 0 picks a free port, written into the kubeconfig).
     #[arg(long, default_value = "127.0.0.1:6443")]
     listen: SocketAddr,
+    /// Node agents to run in this process, each on its own loopback address (127.0.0.2, ...).
+    #[arg(long, default_value_t = 0)]
+    nodes: u8,
+    /// Runtime handlers the dev nodes offer, the default first.
+    #[arg(long, value_delimiter = ',', default_value = "process,docker")]
+    runtimes: Vec<String>,
 }
 
 /// Runs `brume server`.
 pub async fn server(args: ServerArgs) -> anyhow::Result<()> {
-    run(args.data, args.listen, false).await
+    run(args.data, args.listen, None).await
 }
 
 /// Runs `brume dev`.
 pub async fn dev(args: DevArgs) -> anyhow::Result<()> {
-    run(args.data, args.listen, true).await
+    let data = args.data.clone();
+    run(
+        args.data,
+        args.listen,
+        Some((args.nodes, args.runtimes, data)),
+    )
+    .await
 }
 
-async fn run(data: PathBuf, listen: SocketAddr, dev: bool) -> anyhow::Result<()> {
+/// Starts the control loops (controllers, scheduler) and `nodes` agents, as API clients of the
+/// server whose kubeconfig is given: the same code path as remote agents (DESIGN §2.1).
+async fn start_cluster(
+    kubeconfig: &std::path::Path,
+    nodes: u8,
+    runtimes: Vec<String>,
+    data: PathBuf,
+) -> anyhow::Result<()> {
+    let client = crate::agent::client_from(kubeconfig).await?;
+    let c = client.clone();
+    tokio::spawn(async move {
+        if let Err(e) = brume_controllers::replicaset::run(c).await {
+            tracing::error!(error = %e, "the ReplicaSet controller stopped");
+        }
+    });
+    let c = client.clone();
+    tokio::spawn(async move {
+        if let Err(e) = brume_controllers::deployment::run(c).await {
+            tracing::error!(error = %e, "the Deployment controller stopped");
+        }
+    });
+    let c = client.clone();
+    tokio::spawn(async move {
+        if let Err(e) = brume_scheduler::run(c, brume_scheduler::default_profile()).await {
+            tracing::error!(error = %e, "the scheduler stopped");
+        }
+    });
+    for i in 1..=nodes {
+        let spec = crate::agent::AgentSpec {
+            name: format!("node-{i}"),
+            address: std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, i.saturating_add(1))),
+            data: data.join("nodes").join(format!("node-{i}")),
+            labels: Default::default(),
+            geo: None,
+            runtimes: runtimes.clone(),
+        };
+        let c = client.clone();
+        tokio::spawn(async move {
+            let name = spec.name.clone();
+            if let Err(e) = crate::agent::run_agent(c, spec).await {
+                tracing::error!(node = %name, error = %format!("{e:#}"), "the agent stopped");
+            }
+        });
+    }
+    Ok(())
+}
+
+async fn run(
+    data: PathBuf,
+    listen: SocketAddr,
+    dev: Option<(u8, Vec<String>, PathBuf)>,
+) -> anyhow::Result<()> {
     let dir = DataDir::open(&data)?;
     let token = dir.admin_token()?;
     let store = Arc::new(
@@ -86,9 +149,19 @@ async fn run(data: PathBuf, listen: SocketAddr, dev: bool) -> anyhow::Result<()>
     let kubeconfig = dir.write_kubeconfig(&url, &token, &pki.ca_pem)?;
     let kubeconfig = std::fs::canonicalize(&kubeconfig).unwrap_or(kubeconfig);
     tracing::info!(%url, "API server listening");
-    if dev {
+    let serving_state = state.clone();
+    if let Some((nodes, runtimes, data)) = dev.clone() {
+        // The control loops talk to the API: they start once it serves, just below.
+        let kubeconfig = kubeconfig.clone();
+        tokio::spawn(async move {
+            if let Err(e) = start_cluster(&kubeconfig, nodes, runtimes, data).await {
+                tracing::error!(error = %format!("{e:#}"), "starting the dev cluster failed");
+            }
+        });
+    }
+    if let Some((nodes, _, _)) = &dev {
         println!(
-            "Brume is running: API server at {url}, data in {}",
+            "Brume is running: API server at {url}, {nodes} node(s), data in {}",
             data.display()
         );
         println!("Use it with kubectl or brume:");
@@ -102,7 +175,7 @@ async fn run(data: PathBuf, listen: SocketAddr, dev: bool) -> anyhow::Result<()>
     // a moment to finish, then stop.
     let stop = Arc::new(tokio::sync::Notify::new());
     let notified = stop.clone();
-    let serving = brume_apiserver::serve(listener, state, tls, async move {
+    let serving = brume_apiserver::serve(listener, serving_state, tls, async move {
         shutdown_signal().await;
         notified.notify_waiters();
     });

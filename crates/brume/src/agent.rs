@@ -1,0 +1,191 @@
+//! `brume agent`: a node agent joining a server, and the in-process agents of `brume dev`.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use brume_agent::heartbeat::{self, HeartbeatConfig};
+use brume_agent::manager::{self, Runtimes};
+use brume_agent::node::NodeIdentity;
+use brume_runtime::ContainerRuntime;
+use brume_runtime::docker::{DockerConfig, DockerRuntime};
+use brume_runtime::process::ProcessRuntime;
+
+/// Arguments of `brume agent`.
+#[derive(clap::Args)]
+pub struct AgentArgs {
+    /// The server's kubeconfig to join with (the `kubeconfig` file of the server's data folder).
+    #[arg(long)]
+    kubeconfig: PathBuf,
+    /// The node name (default: the host name).
+    #[arg(long)]
+    name: Option<String>,
+    /// The address pods and node ports are reached at.
+    #[arg(long, default_value = "127.0.0.1")]
+    address: IpAddr,
+    /// The agent's state folder (process runtime pods, logs).
+    #[arg(long, default_value = "brume-agent")]
+    data: PathBuf,
+    /// Extra node labels, `k=v,k2=v2`.
+    #[arg(long, value_delimiter = ',')]
+    labels: Vec<String>,
+    /// The node's GPS position, `lat,lon`.
+    #[arg(long)]
+    geo: Option<String>,
+    /// Runtime handlers to offer, the default first (`docker`, `process`, `fake`).
+    #[arg(long, value_delimiter = ',', default_value = "docker,process")]
+    runtimes: Vec<String>,
+}
+
+/// Everything an agent needs, however it was started.
+pub struct AgentSpec {
+    /// Node name.
+    pub name: String,
+    /// Node address.
+    pub address: IpAddr,
+    /// State folder.
+    pub data: PathBuf,
+    /// Extra labels.
+    pub labels: BTreeMap<String, String>,
+    /// GPS position.
+    pub geo: Option<(f64, f64)>,
+    /// Handlers asked for, default first.
+    pub runtimes: Vec<String>,
+}
+
+fn parse_labels(items: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+    items
+        .iter()
+        .filter(|s| !s.is_empty())
+        .map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .with_context(|| format!("label {kv:?} is not key=value"))
+        })
+        .collect()
+}
+
+fn parse_geo(s: &str) -> anyhow::Result<(f64, f64)> {
+    let (lat, lon) = s.split_once(',').context("--geo must be lat,lon")?;
+    let lat: f64 = lat
+        .trim()
+        .parse()
+        .context("--geo latitude is not a number")?;
+    let lon: f64 = lon
+        .trim()
+        .parse()
+        .context("--geo longitude is not a number")?;
+    anyhow::ensure!(
+        (-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon),
+        "--geo {s:?} is out of range: latitude in [-90, 90], longitude in [-180, 180]"
+    );
+    Ok((lat, lon))
+}
+
+/// Builds the runtimes a node offers; docker is skipped (with a log line) when no daemon answers.
+async fn runtimes(spec: &AgentSpec) -> anyhow::Result<Runtimes> {
+    let mut out: Vec<Arc<dyn ContainerRuntime>> = Vec::new();
+    for handler in &spec.runtimes {
+        match handler.as_str() {
+            "process" => out.push(Arc::new(
+                ProcessRuntime::new(spec.data.join("process"), spec.address)
+                    .context("starting the process runtime")?,
+            )),
+            "docker" => match DockerRuntime::connect_with(
+                spec.address,
+                DockerConfig {
+                    node_name: Some(spec.name.clone()),
+                    ..DockerConfig::default()
+                },
+            )
+            .await
+            {
+                Ok(Some(d)) => out.push(Arc::new(d)),
+                Ok(None) => {
+                    tracing::info!("no Docker daemon answers: the docker handler is not offered")
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "the Docker daemon is unusable: the docker handler is not offered")
+                }
+            },
+            "fake" => out.push(Arc::new(
+                brume_runtime::fake::FakeRuntime::new(spec.address).without_recording(),
+            )),
+            other => anyhow::bail!("unknown runtime {other:?}: use docker, process or fake"),
+        }
+    }
+    anyhow::ensure!(!out.is_empty(), "no runtime is available on this node");
+    Ok(Runtimes(out))
+}
+
+/// Runs one agent with `client` until the process stops.
+pub async fn run_agent(client: kube::Client, spec: AgentSpec) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&spec.data)
+        .with_context(|| format!("creating {}", spec.data.display()))?;
+    let runtimes = runtimes(&spec).await?;
+    let id = NodeIdentity {
+        name: spec.name.clone(),
+        address: spec.address,
+        labels: spec.labels.clone(),
+        geo: spec.geo,
+        handlers: runtimes.handlers(),
+        runtime_version: format!("brume://{}", env!("CARGO_PKG_VERSION")),
+        max_pods: 110,
+    };
+    heartbeat::register(&client, &id, &brume_agent::host::facts())
+        .await
+        .with_context(|| format!("registering node {}", spec.name))?;
+    tracing::info!(node = %spec.name, address = %spec.address, handlers = ?id.handlers, "node registered");
+    tokio::spawn(heartbeat::run(
+        client.clone(),
+        spec.name.clone(),
+        HeartbeatConfig::default(),
+    ));
+    manager::run(client, spec.name, spec.address, runtimes).await?;
+    Ok(())
+}
+
+/// A kube-rs client from a kubeconfig file.
+pub async fn client_from(kubeconfig: &Path) -> anyhow::Result<kube::Client> {
+    let kc = kube::config::Kubeconfig::read_from(kubeconfig)
+        .with_context(|| format!("reading {}", kubeconfig.display()))?;
+    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?;
+    Ok(kube::Client::try_from(config)?)
+}
+
+/// `brume agent`.
+pub async fn agent(args: AgentArgs) -> anyhow::Result<()> {
+    let client = client_from(&args.kubeconfig).await?;
+    let name = match args.name {
+        Some(n) => n,
+        None => std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|s| s.trim().to_string())
+            .unwrap_or_else(|_| "brume-node".into()),
+    };
+    let spec = AgentSpec {
+        name,
+        address: args.address,
+        data: args.data,
+        labels: parse_labels(&args.labels)?,
+        geo: args.geo.as_deref().map(parse_geo).transpose()?,
+        runtimes: args.runtimes,
+    };
+    run_agent(client, spec).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_and_geo_parse_or_explain() {
+        let l = parse_labels(&["a=1".into(), "zone=lyon".into()]).unwrap();
+        assert_eq!(l["zone"], "lyon");
+        assert!(parse_labels(&["novalue".into()]).is_err());
+        assert_eq!(parse_geo("45.7, 4.8").unwrap(), (45.7, 4.8));
+        assert!(parse_geo("95,0").is_err());
+        assert!(parse_geo("x").is_err());
+    }
+}
