@@ -83,7 +83,7 @@ fn ip() -> IpAddr {
 
 fn pod(uid: &str, ports: Vec<PortSpec>) -> SandboxSpec {
     SandboxSpec {
-        pod_uid: format!("{uid}-{}", std::process::id()),
+        pod_uid: format!("{}-{uid}", std::process::id()),
         namespace: "default".into(),
         name: uid.into(),
         host_ip: ip(),
@@ -146,6 +146,23 @@ async fn start(
     attempt: u32,
 ) -> ContainerId {
     rt.start_container(sandbox, spec, attempt).await.unwrap()
+}
+
+#[tokio::test]
+async fn no_daemon_means_no_runtime() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.sock");
+    // A socket file nobody listens on any more.
+    let dead = dir.path().join("dead.sock");
+    drop(std::os::unix::net::UnixListener::bind(&dead).unwrap());
+    for socket in [missing, dead] {
+        let config = DockerConfig {
+            socket: Some(socket.to_str().unwrap().to_string()),
+            ..Default::default()
+        };
+        let rt = DockerRuntime::connect_with(ip(), config).await.unwrap();
+        assert!(rt.is_none(), "{socket:?} gave a runtime");
+    }
 }
 
 #[tokio::test]
@@ -220,6 +237,31 @@ async fn published_host_port_is_reachable_from_the_host() {
     assert_eq!(sandbox.pod_ip, ip());
     let host_port = sandbox.host_ports[0];
     assert!((40000..=49999).contains(&host_port), "{host_port}");
+    // Another pod gets other ports; a fixed hostPort is honoured.
+    let fixed = std::net::TcpListener::bind((ip(), 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let other = pod(
+        "published-fixed",
+        vec![
+            tcp_port("server", 8080),
+            PortSpec {
+                host_port: Some(fixed),
+                ..tcp_port("server", 9090)
+            },
+        ],
+    );
+    let other = rt.create_sandbox(&other).await.unwrap();
+    assert_eq!(other.host_ports.len(), 2);
+    assert_ne!(other.host_ports[0], host_port);
+    assert_eq!(other.host_ports[1], fixed);
+    let published = rt.inspect(&ContainerId(other.id.clone())).await.unwrap();
+    let bindings = published.host_config.unwrap().port_bindings.unwrap();
+    let binding = &bindings["9090/tcp"].as_ref().unwrap()[0];
+    assert_eq!(binding.host_ip.as_deref(), Some(LOCALHOST));
+    assert_eq!(binding.host_port, Some(fixed.to_string()));
     start(&rt, &sandbox, &web_server(), 0).await;
     let mut answer = String::new();
     for _ in 0..100 {
@@ -267,6 +309,29 @@ async fn limits_env_and_workdir_are_applied() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(logs.trim(), "hi in /tmp");
+}
+
+#[tokio::test]
+async fn a_container_over_its_memory_limit_is_oom_killed() {
+    let Some((rt, _cleanup)) = runtime("oom").await else {
+        return;
+    };
+    let sandbox = rt.create_sandbox(&pod("oom", vec![])).await.unwrap();
+    let spec = ContainerSpec {
+        memory_limit_bytes: Some(8 << 20),
+        ..shell(
+            "hog",
+            "x=$(head -c 60000000 /dev/zero | tr '\\0' a); echo ${#x}",
+        )
+    };
+    let id = start(&rt, &sandbox, &spec, 0).await;
+    let ContainerState::Exited {
+        exit_code, reason, ..
+    } = wait_exited(&rt, &id).await
+    else {
+        unreachable!()
+    };
+    assert_eq!((exit_code, reason.as_str()), (137, "OOMKilled"));
 }
 
 #[tokio::test]

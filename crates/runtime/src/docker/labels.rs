@@ -143,7 +143,8 @@ pub fn parse(labels: &HashMap<String, String>) -> Option<Parsed> {
 }
 
 /// A Docker container name for a pod's container: readable in `docker ps`, unique per pod uid
-/// and attempt, and made only of the characters Docker accepts (`[a-zA-Z0-9][a-zA-Z0-9_.-]*`).
+/// and attempt (the whole uid is kept, as the kubelet does), and made only of the characters
+/// Docker accepts (`[a-zA-Z0-9][a-zA-Z0-9_.-]*`).
 pub fn container_name(
     namespace: &str,
     pod: &str,
@@ -151,12 +152,7 @@ pub fn container_name(
     container: &str,
     attempt: u32,
 ) -> String {
-    let short_uid: String = uid
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .take(12)
-        .collect();
-    let raw = format!("brume_{container}_{pod}_{namespace}_{short_uid}_{attempt}");
+    let raw = format!("brume_{container}_{pod}_{namespace}_{uid}_{attempt}");
     raw.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
@@ -242,7 +238,7 @@ mod tests {
     #[test]
     fn container_names_use_only_docker_characters() {
         let name = container_name("default", "web.v1", "0f3c-77aa-bb", "app", 2);
-        assert_eq!(name, "brume_app_web.v1_default_0f3c77aabb_2");
+        assert_eq!(name, "brume_app_web.v1_default_0f3c-77aa-bb_2");
         let odd = container_name("ns", "p", "u", "a/b c", 0);
         assert_eq!(odd, "brume_a-b-c_p_ns_u_0");
     }

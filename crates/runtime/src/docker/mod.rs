@@ -14,7 +14,6 @@ mod images;
 pub mod labels;
 mod listing;
 mod logs;
-mod ports;
 mod sandbox;
 mod spec;
 mod state;
@@ -22,6 +21,7 @@ mod state;
 use std::net::IpAddr;
 use std::ops::RangeInclusive;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -30,6 +30,7 @@ use bollard::models::ContainerInspectResponse;
 
 pub use errors::IMPORT_HINT;
 
+use crate::ports::{DEFAULT_HOST_PORT_RANGE, PortAllocator};
 use crate::{
     ContainerId, ContainerRuntime, ContainerSpec, ContainerState, ExecResult, LogOptions,
     LogStream, RuntimeError, Sandbox, SandboxListing, SandboxSpec,
@@ -37,6 +38,9 @@ use crate::{
 
 /// How long `connect` waits for the engine to answer before deciding there is none.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long one request may wait for the engine's answer (bollard's default).
+const REQUEST_TIMEOUT_SECS: u64 = 120;
 
 /// Settings of the Docker runtime.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,7 +53,10 @@ pub struct DockerConfig {
     pub node_name: Option<String>,
     /// How long a pull may take before the image counts as unavailable.
     pub pull_timeout: Duration,
-    /// Where allocated host ports come from.
+    /// The engine's unix socket; `None` means `DOCKER_HOST` (when it is `unix://…`) or
+    /// `/var/run/docker.sock`.
+    pub socket: Option<String>,
+    /// Where allocated host ports come from (when the runtime has its own allocator).
     pub port_range: RangeInclusive<u16>,
 }
 
@@ -59,7 +66,8 @@ impl Default for DockerConfig {
             sandbox_image: "brume/pause:1".into(),
             node_name: None,
             pull_timeout: Duration::from_secs(60),
-            port_range: ports::DEFAULT_RANGE,
+            socket: None,
+            port_range: DEFAULT_HOST_PORT_RANGE,
         }
     }
 }
@@ -70,7 +78,7 @@ pub struct DockerRuntime {
     docker: Docker,
     config: DockerConfig,
     host_ip: IpAddr,
-    ports: ports::PortAllocator,
+    ports: Arc<PortAllocator>,
 }
 
 impl DockerRuntime {
@@ -81,14 +89,32 @@ impl DockerRuntime {
         Self::connect_with(host_ip, DockerConfig::default()).await
     }
 
-    /// Connects to the local engine (`DOCKER_HOST=unix://…` or `/var/run/docker.sock`),
-    /// negotiates the API version, and reserves the host ports of the sandboxes it already
-    /// holds; `None` when no daemon answers.
+    /// Connects to the local engine with its own host port allocator over
+    /// `config.port_range`; `None` when no daemon answers.
     pub async fn connect_with(
         host_ip: IpAddr,
         config: DockerConfig,
     ) -> Result<Option<Self>, RuntimeError> {
-        let docker = match Docker::connect_with_local_defaults() {
+        let ports = Arc::new(PortAllocator::new(host_ip, config.port_range.clone()));
+        Self::connect_sharing(host_ip, config, ports).await
+    }
+
+    /// Connects to the local engine (`DOCKER_HOST=unix://…` or `/var/run/docker.sock`),
+    /// negotiates the API version, and records in `ports` the host ports of the sandboxes it
+    /// already holds; `None` when no daemon answers. Pass the allocator the node's other
+    /// runtimes use, so two runtimes never hand out the same port.
+    pub async fn connect_sharing(
+        host_ip: IpAddr,
+        config: DockerConfig,
+        ports: Arc<PortAllocator>,
+    ) -> Result<Option<Self>, RuntimeError> {
+        let connected = match &config.socket {
+            Some(path) => {
+                Docker::connect_with_unix(path, REQUEST_TIMEOUT_SECS, bollard::API_DEFAULT_VERSION)
+            }
+            None => Docker::connect_with_local_defaults(),
+        };
+        let docker = match connected {
             Ok(docker) => docker,
             Err(e) => {
                 tracing::info!(error = %e, "no docker engine socket");
@@ -108,12 +134,13 @@ impl DockerRuntime {
         };
         let runtime = Self {
             docker,
-            ports: ports::PortAllocator::new(config.port_range.clone()),
+            ports,
             config,
             host_ip,
         };
         for listing in runtime.list().await? {
-            runtime.ports.reserve(listing.sandbox.host_ports);
+            let sandbox = listing.sandbox;
+            runtime.ports.restore(&sandbox.pod_uid, &sandbox.host_ports);
         }
         tracing::info!(api = %runtime.api_version(), "docker runtime ready");
         Ok(Some(runtime))
@@ -122,6 +149,11 @@ impl DockerRuntime {
     /// The Docker API version agreed with the engine (`1.41` for Debian's docker.io 20.10).
     pub fn api_version(&self) -> String {
         self.docker.client_version().to_string()
+    }
+
+    /// The host port allocator this runtime draws from.
+    pub fn port_allocator(&self) -> &Arc<PortAllocator> {
+        &self.ports
     }
 
     /// The settings this runtime runs with.

@@ -9,10 +9,6 @@ use super::listing::{self, Found};
 use super::{DockerRuntime, errors, images, labels, spec, state};
 use crate::{ContainerState, RuntimeError, Sandbox, SandboxListing, SandboxSpec};
 
-/// How many times a sandbox is re-created when an allocated host port turns out to be taken
-/// between the check and Docker's bind.
-const PORT_RETRIES: usize = 3;
-
 /// Creates the pod's sandbox, or returns the running one it already has.
 pub async fn create(rt: &DockerRuntime, spec: &SandboxSpec) -> Result<Sandbox, RuntimeError> {
     for existing in list(rt, Some(&spec.pod_uid)).await? {
@@ -24,10 +20,24 @@ pub async fn create(rt: &DockerRuntime, spec: &SandboxSpec) -> Result<Sandbox, R
         }
         // Its network namespace is gone (engine or host restarted): start over.
         remove_one(rt, &existing.sandbox.id).await?;
-        rt.ports.release(existing.sandbox.host_ports);
+        rt.ports.release(&spec.pod_uid);
     }
     let image = rt.config.sandbox_image.clone();
     images::ensure(&rt.docker, &image, rt.config.pull_timeout).await?;
+    let host_ports = rt.ports.allocate(&spec.pod_uid, &spec.ports)?;
+    let created = create_and_start(rt, spec, &image, &host_ports).await;
+    if created.is_err() {
+        rt.ports.release(&spec.pod_uid);
+    }
+    created
+}
+
+async fn create_and_start(
+    rt: &DockerRuntime,
+    spec: &SandboxSpec,
+    image: &str,
+    host_ports: &[u16],
+) -> Result<Sandbox, RuntimeError> {
     let name = labels::container_name(
         &spec.namespace,
         &spec.name,
@@ -35,90 +45,51 @@ pub async fn create(rt: &DockerRuntime, spec: &SandboxSpec) -> Result<Sandbox, R
         labels::SANDBOX_NAME,
         0,
     );
-    let mut last_error = None;
-    for _ in 0..PORT_RETRIES {
-        let host_ports = rt.ports.allocate(spec.host_ip, &spec.ports)?;
-        let node = rt.config.node_name.as_deref();
-        let body = spec::sandbox_body(
-            spec,
-            &image,
-            &host_ports,
-            labels::sandbox_labels(spec, &host_ports, node),
-        );
-        let body = match body {
-            Ok(body) => body,
-            Err(e) => {
-                rt.ports.release(host_ports);
-                return Err(e);
-            }
-        };
-        let options = CreateContainerOptionsBuilder::new().name(&name).build();
-        let id = match rt
-            .docker
-            .create_container(Some(options.clone()), body.clone())
-            .await
-        {
-            Ok(created) => created.id,
-            Err(e) if errors::is_conflict(&e) => {
-                // A leftover with this name (a crash mid-create): replace it.
-                remove_one(rt, &name).await?;
-                match rt.docker.create_container(Some(options), body).await {
-                    Ok(created) => created.id,
-                    Err(e) => {
-                        rt.ports.release(host_ports);
-                        return Err(errors::backend(&format!("create sandbox {name}"), e));
-                    }
-                }
-            }
-            Err(e) => {
-                rt.ports.release(host_ports);
-                return Err(create_error(&name, e));
-            }
-        };
-        match rt.docker.start_container(&id, None).await {
-            Ok(()) => {
-                return Ok(Sandbox {
-                    pod_uid: spec.pod_uid.clone(),
-                    id,
-                    pod_ip: spec.host_ip,
-                    host_ports,
-                });
-            }
-            Err(e) => {
-                remove_one(rt, &id).await?;
-                rt.ports.release(host_ports.iter().copied());
-                let message = e.to_string();
-                let allocated = spec.ports.iter().any(|p| p.host_port.is_none());
-                if errors::is_port_in_use(&message) && allocated {
-                    // Keep the port that someone else holds out of the next round.
-                    rt.ports.reserve(taken_port(&message, &host_ports));
-                    last_error = Some(message);
-                    continue;
-                }
-                if errors::is_port_in_use(&message) {
-                    return Err(RuntimeError::InvalidConfig(format!(
-                        "a hostPort of pod {}/{} is already in use on {}: {message}",
-                        spec.namespace, spec.name, spec.host_ip
-                    )));
-                }
-                return Err(RuntimeError::Backend(format!(
-                    "docker: start sandbox {name}: {message}"
-                )));
-            }
+    let node = rt.config.node_name.as_deref();
+    let body = spec::sandbox_body(
+        spec,
+        image,
+        host_ports,
+        labels::sandbox_labels(spec, host_ports, node),
+    )?;
+    let options = CreateContainerOptionsBuilder::new().name(&name).build();
+    let id = match rt
+        .docker
+        .create_container(Some(options.clone()), body.clone())
+        .await
+    {
+        Ok(created) => created.id,
+        Err(e) if errors::is_conflict(&e) => {
+            // A leftover with this name (a crash mid-create): replace it.
+            remove_one(rt, &name).await?;
+            rt.docker
+                .create_container(Some(options), body)
+                .await
+                .map_err(|e| create_error(&name, e))?
+                .id
         }
+        Err(e) => return Err(create_error(&name, e)),
+    };
+    if let Err(e) = rt.docker.start_container(&id, None).await {
+        remove_one(rt, &id).await?;
+        let message = e.to_string();
+        if errors::is_port_in_use(&message) {
+            // The agent retries; the allocator moves on to other ports by then.
+            return Err(RuntimeError::Backend(format!(
+                "a host port of pod {}/{} was taken on {} before Docker could bind it: {message}",
+                spec.namespace, spec.name, spec.host_ip
+            )));
+        }
+        return Err(RuntimeError::Backend(format!(
+            "docker: start sandbox {name}: {message}"
+        )));
     }
-    Err(RuntimeError::Backend(format!(
-        "docker: start sandbox {name}: host ports kept colliding: {}",
-        last_error.unwrap_or_default()
-    )))
-}
-
-/// The port named in a bind failure (`…:40007: bind: address already in use`), among ours.
-fn taken_port(message: &str, ours: &[u16]) -> Vec<u16> {
-    ours.iter()
-        .copied()
-        .filter(|p| message.contains(&format!(":{p}:")))
-        .collect()
+    Ok(Sandbox {
+        pod_uid: spec.pod_uid.clone(),
+        id,
+        pod_ip: spec.host_ip,
+        host_ports: host_ports.to_vec(),
+    })
 }
 
 fn create_error(name: &str, e: bollard::errors::Error) -> RuntimeError {
@@ -137,7 +108,7 @@ pub async fn remove(rt: &DockerRuntime, pod_uid: &str) -> Result<(), RuntimeErro
         if !listing.sandbox.id.is_empty() {
             remove_one(rt, &listing.sandbox.id).await?;
         }
-        rt.ports.release(listing.sandbox.host_ports);
+        rt.ports.release(pod_uid);
     }
     Ok(())
 }
@@ -211,16 +182,4 @@ pub fn force_remove() -> bollard::query_parameters::RemoveContainerOptions {
         .force(true)
         .v(true)
         .build()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn taken_port_is_read_from_the_bind_error() {
-        let message = "driver failed programming external connectivity on endpoint x: Error starting userland proxy: listen tcp4 127.0.0.1:40007: bind: address already in use";
-        assert_eq!(taken_port(message, &[40006, 40007]), vec![40007]);
-        assert!(taken_port("other", &[40007]).is_empty());
-    }
 }
