@@ -127,6 +127,7 @@ impl Cache {
     }
 
     /// The node a pod is counted on.
+    #[cfg(test)]
     pub(crate) fn node_of(&self, key: &str) -> Option<&str> {
         self.pods.get(key).map(|p| p.node.as_str())
     }

@@ -60,17 +60,6 @@ impl Queue {
         }
     }
 
-    /// The number of waiting pods in each stage: active, binding, unschedulable.
-    pub(crate) fn counts(&self) -> (usize, usize, usize) {
-        self.waiting
-            .values()
-            .fold((0, 0, 0), |(a, b, u), w| match w.stage {
-                Stage::Active => (a + 1, b, u),
-                Stage::Binding => (a, b + 1, u),
-                Stage::Unschedulable => (a, b, u + 1),
-            })
-    }
-
     /// A pod that needs a node, new or updated: a new one becomes active; an updated one keeps
     /// its stage (an unschedulable pod whose spec changed is retried like after any change).
     pub(crate) fn upsert(&mut self, info: Arc<PodInfo>) {
@@ -187,7 +176,6 @@ mod tests {
         assert_eq!(q.pop().unwrap().info.name, "a");
         assert_eq!(q.pop().unwrap().info.name, "b");
         assert!(q.pop().is_none());
-        assert_eq!(q.counts(), (0, 2, 0));
         // A stale update while binding does not queue it again.
         q.upsert(Arc::new(pod("a", 0, 0)));
         assert!(q.pop().is_none());
