@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 pub mod deployment;
+pub mod endpoints;
 pub mod error;
 pub mod events;
 pub mod expectations;

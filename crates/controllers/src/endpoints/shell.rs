@@ -1,0 +1,184 @@
+//! The async half of the endpoints controller: read the Service, its pods and its slices, write
+//! the difference.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{Endpoints, Pod, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kube::api::{Api, DeleteParams, ListParams, PostParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+
+use super::decide::{self, CONTROLLER_NAME, MANAGED_BY, SERVICE_NAME};
+use crate::error::{ControllerError, is_conflict, is_not_found};
+
+const RESYNC: Duration = Duration::from_secs(60);
+
+struct Ctx {
+    client: kube::Client,
+}
+
+/// Runs the endpoints controller until its watches end.
+pub async fn run(client: kube::Client) -> Result<(), ControllerError> {
+    let services: Api<Service> = Api::all(client.clone());
+    let pods: Api<Pod> = Api::all(client.clone());
+    let slices: Api<EndpointSlice> = Api::all(client.clone());
+    let controller = Controller::new(services, watcher::Config::default());
+    let store = controller.store();
+    controller
+        .watches(pods, watcher::Config::default(), move |pod: Pod| {
+            // Every Service of the pod's namespace whose selector matches it.
+            let labels = pod.metadata.labels.clone().unwrap_or_default();
+            store
+                .state()
+                .into_iter()
+                .filter(|svc| svc.metadata.namespace == pod.metadata.namespace)
+                .filter(|svc| {
+                    svc.spec
+                        .as_ref()
+                        .and_then(|s| s.selector.as_ref())
+                        .is_some_and(|sel| {
+                            !sel.is_empty() && sel.iter().all(|(k, v)| labels.get(k) == Some(v))
+                        })
+                })
+                .map(|svc| ObjectRef::from_obj(&*svc))
+                .collect::<Vec<_>>()
+        })
+        .owns(
+            slices,
+            watcher::Config::default().labels(&format!("{MANAGED_BY}={CONTROLLER_NAME}")),
+        )
+        .run(reconcile, error_policy, Arc::new(Ctx { client }))
+        .for_each(|_| futures::future::ready(()))
+        .await;
+    Err(ControllerError::Stopped {
+        name: "endpointslice",
+        detail: "watch streams ended".into(),
+    })
+}
+
+fn error_policy(svc: Arc<Service>, e: &ControllerError, _: Arc<Ctx>) -> Action {
+    tracing::warn!(service = ?svc.metadata.name, error = %e, "endpoints reconcile failed");
+    Action::requeue(Duration::from_secs(2))
+}
+
+async fn reconcile(svc: Arc<Service>, ctx: Arc<Ctx>) -> Result<Action, ControllerError> {
+    let ns = svc.metadata.namespace.clone().unwrap_or_default();
+    let name = svc.metadata.name.clone().unwrap_or_default();
+    let services: Api<Service> = Api::namespaced(ctx.client.clone(), &ns);
+    let svc = match services.get(&name).await {
+        Ok(s) => s,
+        Err(e) if is_not_found(&e) => return Ok(Action::await_change()),
+        Err(e) => return Err(ControllerError::api(format!("get service {ns}/{name}"), e)),
+    };
+    if svc.metadata.deletion_timestamp.is_some() {
+        return Ok(Action::await_change());
+    }
+    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
+    let pods = pods
+        .list(&ListParams::default())
+        .await
+        .map_err(|e| ControllerError::api(format!("list pods in {ns}"), e))?
+        .items;
+    let Some(want) = decide::desired(&svc, &pods) else {
+        return Ok(Action::await_change());
+    };
+
+    let slices: Api<EndpointSlice> = Api::namespaced(ctx.client.clone(), &ns);
+    let selector = format!("{SERVICE_NAME}={name},{MANAGED_BY}={CONTROLLER_NAME}");
+    let existing = slices
+        .list(&ListParams::default().labels(&selector))
+        .await
+        .map_err(|e| ControllerError::api(format!("list endpointslices of {ns}/{name}"), e))?
+        .items;
+    for slice in &want.slices {
+        let slice_name = slice.metadata.name.clone().unwrap_or_default();
+        match existing
+            .iter()
+            .find(|s| s.metadata.name == slice.metadata.name)
+        {
+            Some(current) if same_slice(current, slice) => {}
+            Some(current) => {
+                let mut update = slice.clone();
+                update.metadata.resource_version = current.metadata.resource_version.clone();
+                write(
+                    slices
+                        .replace(&slice_name, &PostParams::default(), &update)
+                        .await,
+                    &format!("update endpointslice {ns}/{slice_name}"),
+                )?;
+            }
+            None => write(
+                slices.create(&PostParams::default(), slice).await,
+                &format!("create endpointslice {ns}/{slice_name}"),
+            )?,
+        }
+    }
+    for stale in existing.iter().filter(|s| {
+        !want
+            .slices
+            .iter()
+            .any(|w| w.metadata.name == s.metadata.name)
+    }) {
+        let stale_name = stale.metadata.name.clone().unwrap_or_default();
+        match slices.delete(&stale_name, &DeleteParams::default()).await {
+            Ok(_) => {}
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => {
+                return Err(ControllerError::api(
+                    format!("delete endpointslice {ns}/{stale_name}"),
+                    e,
+                ));
+            }
+        }
+    }
+
+    let endpoints: Api<Endpoints> = Api::namespaced(ctx.client.clone(), &ns);
+    match endpoints
+        .get_opt(&name)
+        .await
+        .map_err(|e| ControllerError::api(format!("get endpoints {ns}/{name}"), e))?
+    {
+        Some(current)
+            if current.subsets.clone().unwrap_or_default()
+                == want.endpoints.subsets.clone().unwrap_or_default() => {}
+        Some(current) => {
+            let mut update = want.endpoints.clone();
+            update.metadata.resource_version = current.metadata.resource_version.clone();
+            write(
+                endpoints
+                    .replace(&name, &PostParams::default(), &update)
+                    .await,
+                &format!("update endpoints {ns}/{name}"),
+            )?;
+        }
+        None => write(
+            endpoints
+                .create(&PostParams::default(), &want.endpoints)
+                .await,
+            &format!("create endpoints {ns}/{name}"),
+        )?,
+    }
+    Ok(Action::requeue(RESYNC))
+}
+
+/// Whether a stored slice already says what the desired one says (absent lists equal empty ones).
+fn same_slice(current: &EndpointSlice, want: &EndpointSlice) -> bool {
+    current.address_type == want.address_type
+        && current.endpoints.clone().unwrap_or_default()
+            == want.endpoints.clone().unwrap_or_default()
+        && current.ports.clone().unwrap_or_default() == want.ports.clone().unwrap_or_default()
+        && current.metadata.labels == want.metadata.labels
+}
+
+/// A write's outcome: a conflict means someone wrote first, and the watch brings us back.
+fn write<T>(r: Result<T, kube::Error>, what: &str) -> Result<(), ControllerError> {
+    match r {
+        Ok(_) => Ok(()),
+        Err(e) if is_conflict(&e) || is_not_found(&e) => Ok(()),
+        Err(e) => Err(ControllerError::api(what, e)),
+    }
+}
