@@ -1,9 +1,7 @@
-//! Reading a container's log file.
-//!
-//! The process writes raw bytes straight into the file (see `launch`), so no line carries its
-//! own time. With `timestamps`, lines already in the file are stamped with the file's last
-//! modification time and lines read while following with the time they were read (within the
-//! 200 ms poll) — an approximation, documented as such.
+//! Reading a container's log file: all of it or its last lines, then new output while following.
+//! With `timestamps`, each line gets the time its first byte was written, from the stamper's
+//! index (see `stamps`); lines written while no agent watched get the file's modification time,
+//! and lines read while following that the index does not hold yet get the time they were read.
 
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -12,6 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::StreamExt;
 
+use super::stamps::{TimeIndex, now_nanos};
 use crate::{LogOptions, LogStream, RuntimeError};
 
 /// How often a followed log file is checked for new output.
@@ -35,13 +34,19 @@ pub fn tail(bytes: &[u8], n: usize) -> &[u8] {
     bytes
 }
 
-/// Prefixes every line start in `bytes` with `ts` and a space. `at_line_start` carries whether
-/// the previous chunk ended a line, so a line split across chunks is stamped once.
-pub fn stamp(bytes: &[u8], ts: &str, at_line_start: &mut bool) -> Vec<u8> {
-    let mut out = Vec::with_capacity(bytes.len() + ts.len() + 1);
-    for b in bytes {
+/// Prefixes every line start in `bytes` (which begin at file offset `base`) with the time
+/// `time_at` gives for that offset and a space. `at_line_start` carries whether the previous
+/// chunk ended a line, so a line split across chunks is stamped once.
+pub fn stamp(
+    bytes: &[u8],
+    base: u64,
+    time_at: impl Fn(u64) -> String,
+    at_line_start: &mut bool,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len() + 32);
+    for (i, b) in bytes.iter().enumerate() {
         if *at_line_start {
-            out.extend_from_slice(ts.as_bytes());
+            out.extend_from_slice(time_at(base + i as u64).as_bytes());
             out.push(b' ');
         }
         out.push(*b);
@@ -70,7 +75,7 @@ fn mtime_rfc3339(path: &Path) -> String {
             chrono::DateTime::<chrono::Utc>::from(t)
                 .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
         })
-        .unwrap_or_else(|_| super::record::now_rfc3339())
+        .unwrap_or_else(|_| now_nanos())
 }
 
 struct Follow {
@@ -99,7 +104,11 @@ pub fn stream(
     // `shown` is a suffix of `all`, so where following resumes depends on the file's last byte.
     let mut at_line_start = true;
     let first = if opts.timestamps {
-        stamp(shown, &mtime_rfc3339(&path), &mut at_line_start)
+        let index = TimeIndex::load(&path);
+        let mtime = mtime_rfc3339(&path);
+        let base = (all.len() - shown.len()) as u64;
+        let time_at = |off| index.at(off).map_or_else(|| mtime.clone(), str::to_string);
+        stamp(shown, base, time_at, &mut at_line_start)
     } else {
         shown.to_vec()
     };
@@ -124,9 +133,13 @@ pub fn stream(
                 Err(e) => return Some((Err(e), None)),
             };
             if !chunk.is_empty() {
+                let base = st.offset;
                 st.offset += chunk.len() as u64;
                 let out = if st.timestamps {
-                    stamp(&chunk, &super::record::now_rfc3339(), &mut st.at_line_start)
+                    let index = TimeIndex::load(&st.path);
+                    let now = now_nanos();
+                    let time_at = |off| index.at(off).map_or_else(|| now.clone(), str::to_string);
+                    stamp(&chunk, base, time_at, &mut st.at_line_start)
                 } else {
                     chunk
                 };
@@ -159,11 +172,13 @@ mod tests {
     }
 
     #[test]
-    fn stamps_each_line_once_across_chunks() {
+    fn stamps_each_line_once_across_chunks_with_the_time_of_its_first_byte() {
+        let index = TimeIndex::parse("0 4 T1\n4 8 T2\n8 18 T3\n");
+        let time_at = |off| index.at(off).unwrap_or("?").to_string();
         let mut start = true;
-        let mut out = stamp(b"one\ntw", "T", &mut start);
-        out.extend(stamp(b"o\nthree\n", "U", &mut start));
-        assert_eq!(out, b"T one\nT two\nU three\n");
+        let mut out = stamp(b"one\ntw", 0, time_at, &mut start);
+        out.extend(stamp(b"o\nthree\n", 6, time_at, &mut start));
+        assert_eq!(out, b"T1 one\nT2 two\nT3 three\n");
         assert!(start);
     }
 }

@@ -8,6 +8,8 @@
 //!   `<container>-<attempt>.json`. The environment is described in [`launch::container_env`]:
 //!   `PORT`, `BRUME_PORT_<NAME>`, `BRUME_BIND_ADDRESS`, and `BRUME_MOUNT_<PATH>` for each mount,
 //!   since paths cannot be remapped for a host process.
+//! - **Logs**: raw in the file; `timestamps` come from a stamper task that notes when the file
+//!   grew (within 200 ms; see [`stamps`]).
 //! - **Limits**: cgroup v2 where the host lets the agent write `/sys/fs/cgroup`;
 //!   [`ContainerRuntime::limits_enforced`] tells the agent when they are not, so it can say so in
 //!   an event.
@@ -23,9 +25,10 @@ pub mod launch;
 pub mod logs;
 pub mod procfs;
 pub mod record;
+pub mod stamps;
 pub mod stop;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
@@ -76,6 +79,8 @@ pub struct ProcessRuntime {
     cgroups: Cgroups,
     /// The exits of the children this runtime started, as its reapers learn them.
     exits: Mutex<HashMap<ContainerId, watch::Receiver<Option<ExitRecord>>>>,
+    /// The containers whose log output a stamper of this runtime times.
+    stamped: Mutex<HashSet<ContainerId>>,
 }
 
 impl ProcessRuntime {
@@ -103,6 +108,7 @@ impl ProcessRuntime {
             ports: PortAllocator::new(host_ip, options.port_range),
             cgroups,
             exits: Mutex::new(HashMap::new()),
+            stamped: Mutex::new(HashSet::new()),
         };
         for uid in rt.pod_uids()? {
             if let Ok(m) = record::read_manifest(&rt.state_dir, &uid) {
@@ -142,6 +148,19 @@ impl ProcessRuntime {
         let path = record::record_path(&self.state_dir, &uid, &name, attempt);
         let rec = record::read_json(&path, &format!("container {id}"))?;
         Ok((path, rec))
+    }
+
+    /// Starts timing a running container's log output, once per container and runtime.
+    fn ensure_stamper(&self, id: &ContainerId, rec: &ContainerRecord, fresh: bool) {
+        let new = self
+            .stamped
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id.clone());
+        if new {
+            let log = record::log_path(&self.state_dir, &rec.pod_uid, &rec.name, rec.attempt);
+            stamps::spawn_stamper(log, rec.pid, rec.start_ticks, fresh);
+        }
     }
 
     fn exit_watch(&self, id: &ContainerId) -> Option<watch::Receiver<Option<ExitRecord>>> {
@@ -343,6 +362,7 @@ impl ContainerRuntime for ProcessRuntime {
             let _ = child.wait().await;
             return Err(e);
         }
+        self.ensure_stamper(&id, &launched.record, true);
         let (tx, rx) = watch::channel(None);
         self.exits
             .lock()
@@ -390,7 +410,7 @@ impl ContainerRuntime for ProcessRuntime {
             cgroup::remove(dir);
         }
         let log = self.log_path(id)?;
-        for file in [path, log] {
+        for file in [path, stamps::times_path(&log), log] {
             if let Err(e) = std::fs::remove_file(&file)
                 && e.kind() != std::io::ErrorKind::NotFound
             {
@@ -401,6 +421,10 @@ impl ContainerRuntime for ProcessRuntime {
             }
         }
         self.exits
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
+        self.stamped
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(id);
@@ -443,6 +467,10 @@ impl ContainerRuntime for ProcessRuntime {
                 let id = record::container_id(&uid, &rec.name, rec.attempt);
                 let path = record::record_path(&self.state_dir, &uid, &rec.name, rec.attempt);
                 let (name, attempt) = (rec.name.clone(), rec.attempt);
+                if rec.exit.is_none() {
+                    // Re-adopted: time its output from now on.
+                    self.ensure_stamper(&id, &rec, false);
+                }
                 let state = self.state_of(&id, &path, rec).await;
                 containers.push(ContainerListing {
                     id,

@@ -4,6 +4,7 @@
 //! state_dir/pods/<uid>/sandbox.json            the SandboxManifest
 //! state_dir/pods/<uid>/<container>-<attempt>.json  a ContainerRecord
 //! state_dir/pods/<uid>/<container>-<attempt>.log   the process's stdout and stderr
+//! state_dir/pods/<uid>/<container>-<attempt>.times when parts of the log were written
 //! ```
 
 use std::io::Write;
