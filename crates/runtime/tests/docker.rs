@@ -351,6 +351,27 @@ async fn missing_image_is_image_not_found_with_the_import_hint() {
         }
         other => panic!("expected ImageNotFound, got {other:?}"),
     }
+
+    // A missing sandbox image says how to build it.
+    let config = DockerConfig {
+        sandbox_image: "brume/absent-pause:404".into(),
+        ..rt.config().clone()
+    };
+    let rt = DockerRuntime::connect_with(ip(), config)
+        .await
+        .unwrap()
+        .unwrap();
+    match rt
+        .create_sandbox(&pod("nopause", vec![tcp_port("app", 80)]))
+        .await
+    {
+        Err(RuntimeError::ImageNotFound { image, detail }) => {
+            assert_eq!(image, "brume/absent-pause:404");
+            assert!(detail.contains("tests/images/build.sh"), "{detail}");
+            assert!(detail.contains("brume image import FILE.tar"), "{detail}");
+        }
+        other => panic!("expected ImageNotFound, got {other:?}"),
+    }
 }
 
 #[tokio::test]
