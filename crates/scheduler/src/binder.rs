@@ -226,38 +226,23 @@ impl Loop {
     /// Accounts for a pod as the API shows it; returns its key.
     fn apply_pod(&mut self, pod: &Pod) -> String {
         let key = key_of(pod);
-        let status = pod.status.as_ref();
-        let phase = status.and_then(|s| s.phase.as_deref());
-        if matches!(phase, Some("Succeeded" | "Failed")) {
-            // A finished pod holds no resources.
-            if self.cache.unplace(&key) {
-                self.queue.cluster_changed();
+        match view(pod) {
+            PodView::Finished => {
+                // A finished pod holds no resources.
+                if self.cache.unplace(&key) {
+                    self.queue.cluster_changed();
+                }
+                self.queue.remove(&key);
             }
-            self.queue.remove(&key);
-            return key;
-        }
-        let spec = pod.spec.as_ref();
-        match spec
-            .and_then(|s| s.node_name.as_deref())
-            .filter(|n| !n.is_empty())
-        {
-            Some(node) => {
+            PodView::Bound(node) => {
                 if !self.cache.is_bound_on(&key, node) {
                     self.cache
                         .place(Arc::new(PodInfo::from_pod(pod)), node, false);
                 }
                 self.queue.remove(&key);
             }
-            None => {
-                let ours = spec
-                    .and_then(|s| s.scheduler_name.as_deref())
-                    .is_none_or(|n| n.is_empty() || n == SCHEDULER_NAME);
-                if ours && pod.metadata.deletion_timestamp.is_none() {
-                    self.queue.upsert(Arc::new(PodInfo::from_pod(pod)));
-                } else {
-                    self.queue.remove(&key);
-                }
-            }
+            PodView::Waiting => self.queue.upsert(Arc::new(PodInfo::from_pod(pod))),
+            PodView::NotOurs => self.queue.remove(&key),
         }
         key
     }
@@ -303,6 +288,41 @@ impl Loop {
                 self.queue.binding_failed(&key);
             }
         }
+    }
+}
+
+/// What a pod, as the API shows it, means to the scheduler.
+#[derive(Debug, PartialEq, Eq)]
+enum PodView<'a> {
+    /// `Succeeded` or `Failed`: it holds no resources any more.
+    Finished,
+    /// Bound to this node: it counts there.
+    Bound(&'a str),
+    /// Waits for this scheduler to pick a node.
+    Waiting,
+    /// Unbound, but for another scheduler or being deleted.
+    NotOurs,
+}
+
+fn view(pod: &Pod) -> PodView<'_> {
+    let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
+    if matches!(phase, Some("Succeeded" | "Failed")) {
+        return PodView::Finished;
+    }
+    let spec = pod.spec.as_ref();
+    if let Some(node) = spec
+        .and_then(|s| s.node_name.as_deref())
+        .filter(|n| !n.is_empty())
+    {
+        return PodView::Bound(node);
+    }
+    let ours = spec
+        .and_then(|s| s.scheduler_name.as_deref())
+        .is_none_or(|n| n.is_empty() || n == SCHEDULER_NAME);
+    if ours && pod.metadata.deletion_timestamp.is_none() {
+        PodView::Waiting
+    } else {
+        PodView::NotOurs
     }
 }
 
@@ -378,5 +398,49 @@ async fn record(
     let event = messages::event(pod, type_, reason, message, now);
     if let Err(e) = events.create(&PostParams::default(), &event).await {
         tracing::debug!(pod = %pod.key(), %reason, error = %e, "could not record an event");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn pod(spec: serde_json::Value, status: serde_json::Value, deleting: bool) -> Pod {
+        let mut meta = json!({"name": "p", "namespace": "ns"});
+        if deleting {
+            meta["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
+        }
+        serde_json::from_value(json!({"metadata": meta, "spec": spec, "status": status})).unwrap()
+    }
+
+    #[test]
+    fn a_pod_is_waiting_bound_finished_or_not_ours() {
+        let c = json!([{"name": "c"}]);
+        let waiting = pod(json!({"containers": c}), json!({"phase": "Pending"}), false);
+        assert_eq!(view(&waiting), PodView::Waiting);
+        assert_eq!(key_of(&waiting), "ns/p");
+        let named = pod(
+            json!({"containers": c, "schedulerName": "default-scheduler"}),
+            json!({}),
+            false,
+        );
+        assert_eq!(view(&named), PodView::Waiting);
+        let other = pod(
+            json!({"containers": c, "schedulerName": "fancy"}),
+            json!({}),
+            false,
+        );
+        assert_eq!(view(&other), PodView::NotOurs);
+        let deleting = pod(json!({"containers": c}), json!({}), true);
+        assert_eq!(view(&deleting), PodView::NotOurs);
+        let bound = pod(json!({"containers": c, "nodeName": "n1"}), json!({}), true);
+        assert_eq!(view(&bound), PodView::Bound("n1"));
+        let done = pod(
+            json!({"containers": c, "nodeName": "n1"}),
+            json!({"phase": "Succeeded"}),
+            false,
+        );
+        assert_eq!(view(&done), PodView::Finished);
     }
 }

@@ -52,3 +52,61 @@ pub fn default_profile() -> Profile {
         ],
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::framework::{NodeInfo, schedule};
+    use crate::plugins::testing::{labelled, node, pod};
+    use std::sync::Arc;
+
+    #[test]
+    fn the_default_profile_counts_each_node_under_its_first_reason() {
+        let mut full = node("full");
+        full.add_pod(Arc::new(pod("x", 3500, 0)));
+        let mut cordoned = labelled(node("cordoned"), "disk", "ssd");
+        cordoned.unschedulable = true;
+        let mut not_ready = labelled(node("not-ready"), "disk", "ssd");
+        not_ready.ready = false;
+        let nodes = vec![
+            labelled(full, "disk", "ssd"),
+            node("hdd"),
+            cordoned,
+            not_ready,
+            labelled(node("small"), "disk", "ssd"),
+        ];
+        let mut p = pod("p", 1000, 0);
+        p.node_selector.insert("disk".into(), "ssd".into());
+        assert_eq!(schedule(&default_profile(), &p, &nodes).unwrap(), "small");
+        let mut big = pod("big", 4500, 0);
+        big.node_selector = p.node_selector.clone();
+        let err = schedule(&default_profile(), &big, &nodes).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "0/5 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, \
+             1 node(s) were not ready, 1 node(s) were unschedulable, 2 Insufficient cpu."
+        );
+    }
+
+    #[test]
+    fn the_default_profile_prefers_the_emptier_and_preferred_nodes() {
+        let mut busy = node("a");
+        busy.add_pod(Arc::new(pod("x", 2000, 4 << 30)));
+        let nodes: Vec<NodeInfo> = vec![busy, node("b")];
+        let p = pod("p", 500, 1 << 30);
+        assert_eq!(schedule(&default_profile(), &p, &nodes).unwrap(), "b");
+        let mut picky = p.clone();
+        picky.preferred_affinity = vec![(
+            100,
+            crate::selector::NodeTerm {
+                expressions: vec![],
+                fields: vec![crate::selector::Requirement::new(
+                    "metadata.name",
+                    "In",
+                    &["a"],
+                )],
+            },
+        )];
+        assert_eq!(schedule(&default_profile(), &picky, &nodes).unwrap(), "a");
+    }
+}
