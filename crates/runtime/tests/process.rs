@@ -242,6 +242,16 @@ async fn a_missing_command_is_command_not_found_naming_it() {
         matches!(&err, RuntimeError::InvalidConfig(m) if m.contains("needs command")),
         "{err}"
     );
+    let mut elsewhere = sh("app", "true");
+    elsewhere.working_dir = Some("/brume/no/such/dir".into());
+    let err = rt.start_container(&sb, &elsewhere, 0).await.unwrap_err();
+    assert!(
+        matches!(&err, RuntimeError::InvalidConfig(m) if m.contains("/brume/no/such/dir")),
+        "{err}"
+    );
+    // Nothing was started, so nothing is listed.
+    let listed = rt.list().await.unwrap();
+    assert!(listed[0].containers.is_empty(), "{listed:?}");
 }
 
 #[tokio::test]

@@ -410,7 +410,9 @@ impl ContainerRuntime for ProcessRuntime {
             cgroup::remove(dir);
         }
         let log = self.log_path(id)?;
-        for file in [path, stamps::times_path(&log), log] {
+        // The log first: a stamper that finds it gone stops instead of writing its index again.
+        let times = stamps::times_path(&log);
+        for file in [log, path, times] {
             if let Err(e) = std::fs::remove_file(&file)
                 && e.kind() != std::io::ErrorKind::NotFound
             {
