@@ -114,10 +114,18 @@ def test_expose_deployment(brume, ns):
 
 
 def normalised(obj: dict) -> dict:
-    """The object less what differs between any two creations (identity, times, namespace)."""
+    """The object less what differs between any two creations (identity, times, namespace)
+    and what the cluster's controllers, scheduler and agents write afterwards."""
     meta = obj["metadata"]
     for key in ("uid", "resourceVersion", "creationTimestamp", "namespace", "managedFields"):
         meta.pop(key, None)
+    annotations = meta.get("annotations", {})
+    for key in ("fog.brume.io/host-ports", "deployment.kubernetes.io/revision"):
+        annotations.pop(key, None)
+    if not annotations:
+        meta.pop("annotations", None)
+    obj.pop("status", None)
+    obj.get("spec", {}).pop("nodeName", None)
     return obj
 
 

@@ -151,6 +151,9 @@ def test_deployment_crud(apps, ns):
     patched = apps.patch_namespaced_deployment("d1", ns, {"spec": {"replicas": 4}})
     assert patched.spec.replicas == 4
     patched.spec.template.spec.containers[0].image = "nginx:1.27"
+    # The Deployment controller writes the status meanwhile; an update without a
+    # resourceVersion is unconditional, as Kubernetes allows for Deployments.
+    patched.metadata.resource_version = None
     replaced = apps.replace_namespaced_deployment("d1", ns, patched)
     assert replaced.spec.template.spec.containers[0].image == "nginx:1.27"
     assert replaced.spec.replicas == 4

@@ -32,10 +32,11 @@ pub struct DevArgs {
     #[arg(long, default_value = "127.0.0.1:6443")]
     listen: SocketAddr,
     /// Node agents to run in this process, each on its own loopback address (127.0.0.2, ...).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = 3)]
     nodes: u8,
-    /// Runtime handlers the dev nodes offer, the default first.
-    #[arg(long, value_delimiter = ',', default_value = "process,docker")]
+    /// Runtime handlers the dev nodes offer, the default first (docker is skipped where no
+    /// engine answers).
+    #[arg(long, value_delimiter = ',', default_value = "docker,process")]
     runtimes: Vec<String>,
 }
 
