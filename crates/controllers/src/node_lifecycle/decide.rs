@@ -1,0 +1,153 @@
+//! The node lifecycle decisions (Kubernetes `pkg/controller/nodelifecycle` and its taint
+//! manager): whether a node is reachable from its Lease, which conditions and taints it must
+//! carry, and when each of its pods must be evicted.
+
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{Node, Pod, Taint};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::jiff::{SignedDuration, Timestamp};
+
+use crate::taints::{NOT_READY, UNREACHABLE, tolerates};
+
+/// What the controller concludes about a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    /// Its lease was renewed within the grace period.
+    Reachable,
+    /// Its lease is older than the grace period (or it never had one).
+    Unreachable,
+}
+
+/// When the node was last heard from: its Lease's `renewTime`, else its Ready condition's
+/// heartbeat, else its creation.
+pub fn last_heard(node: &Node, lease_renew: Option<Timestamp>) -> Option<Timestamp> {
+    lease_renew
+        .or_else(|| ready_condition(node).and_then(|c| c.last_heartbeat_time.as_ref().map(|t| t.0)))
+        .or_else(|| node.metadata.creation_timestamp.as_ref().map(|t| t.0))
+}
+
+/// Whether the node is reachable at `now` given when it was last heard from.
+pub fn health(last_heard: Option<Timestamp>, now: Timestamp, grace: Duration) -> Health {
+    let grace = SignedDuration::try_from(grace).unwrap_or(SignedDuration::MAX);
+    match last_heard {
+        Some(t) if now.duration_since(t) <= grace => Health::Reachable,
+        _ => Health::Unreachable,
+    }
+}
+
+fn ready_condition(node: &Node) -> Option<&k8s_openapi::api::core::v1::NodeCondition> {
+    node.status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == "Ready")
+}
+
+/// What must change on one node.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NodePlan {
+    /// Mark its conditions Unknown (it went silent); this is also when NodeNotReady is recorded.
+    pub mark_unknown: bool,
+    /// Its new `spec.taints`, when they must change.
+    pub taints: Option<Vec<Taint>>,
+}
+
+/// Decides the conditions and taints of `node` given its health (Kubernetes taints on the Ready
+/// condition: Unknown → unreachable, False → not-ready, each with NoSchedule and NoExecute).
+pub fn plan_node(node: &Node, health: Health, now: Timestamp) -> NodePlan {
+    let ready = ready_condition(node).map(|c| c.status.as_str());
+    let mark_unknown = health == Health::Unreachable && ready != Some("Unknown");
+    let wanted_key = match health {
+        Health::Unreachable => Some(UNREACHABLE),
+        Health::Reachable if ready == Some("False") => Some(NOT_READY),
+        Health::Reachable => None,
+    };
+    let current: Vec<Taint> = node
+        .spec
+        .as_ref()
+        .and_then(|s| s.taints.clone())
+        .unwrap_or_default();
+    let mut next: Vec<Taint> = current
+        .iter()
+        .filter(|t| {
+            let ours = t.key == UNREACHABLE || t.key == NOT_READY;
+            !ours || Some(t.key.as_str()) == wanted_key
+        })
+        .cloned()
+        .collect();
+    if let Some(key) = wanted_key {
+        for effect in ["NoSchedule", "NoExecute"] {
+            if !next.iter().any(|t| t.key == key && t.effect == effect) {
+                next.push(Taint {
+                    key: key.into(),
+                    value: None,
+                    effect: effect.into(),
+                    time_added: (effect == "NoExecute").then(|| Time(now)),
+                });
+            }
+        }
+    }
+    NodePlan {
+        mark_unknown,
+        taints: (next != current).then_some(next),
+    }
+}
+
+/// What becomes of a pod on a node with NoExecute taints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Eviction {
+    /// It tolerates every NoExecute taint forever (or there is none).
+    Stay,
+    /// It must be deleted at this time (now or in the past: at once).
+    At(Timestamp),
+}
+
+/// When a pod must be evicted from a node carrying `taints` (Kubernetes taint manager): for each
+/// NoExecute taint, the shortest `tolerationSeconds` of the tolerations that match it, counted
+/// from the taint's `timeAdded`; no limit if a matching toleration has none; `default_toleration`
+/// when the taint is unreachable/not-ready and nothing matches (Kubernetes' admission adds 300 s,
+/// the fog default is 30 s, DESIGN §8); at once for any other untolerated taint.
+pub fn eviction(
+    pod: &Pod,
+    taints: &[Taint],
+    now: Timestamp,
+    default_toleration: Duration,
+) -> Eviction {
+    let tolerations = pod
+        .spec
+        .as_ref()
+        .and_then(|s| s.tolerations.clone())
+        .unwrap_or_default();
+    let default = SignedDuration::try_from(default_toleration).unwrap_or(SignedDuration::MAX);
+    let mut at: Option<Timestamp> = None;
+    for taint in taints.iter().filter(|t| t.effect == "NoExecute") {
+        let since = taint.time_added.as_ref().map(|t| t.0).unwrap_or(now);
+        let matching: Vec<_> = tolerations.iter().filter(|t| tolerates(t, taint)).collect();
+        let allowed = if matching.is_empty() {
+            if taint.key == UNREACHABLE || taint.key == NOT_READY {
+                Some(default)
+            } else {
+                Some(SignedDuration::ZERO)
+            }
+        } else if matching.iter().any(|t| t.toleration_seconds.is_none()) {
+            None
+        } else {
+            matching
+                .iter()
+                .filter_map(|t| t.toleration_seconds)
+                .min()
+                .map(|s| SignedDuration::from_secs(s.max(0)))
+        };
+        if let Some(allowed) = allowed {
+            let deadline = since.checked_add(allowed).unwrap_or(Timestamp::MAX);
+            at = Some(at.map_or(deadline, |a| a.min(deadline)));
+        }
+    }
+    at.map_or(Eviction::Stay, Eviction::At)
+}
+
+#[cfg(test)]
+#[path = "decide_tests.rs"]
+mod tests;

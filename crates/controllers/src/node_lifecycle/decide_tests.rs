@@ -1,0 +1,135 @@
+use super::*;
+use serde_json::json;
+
+fn t(s: i64) -> Timestamp {
+    Timestamp::from_second(s).unwrap()
+}
+
+fn node(ready: &str, taints: serde_json::Value) -> Node {
+    serde_json::from_value(json!({
+        "metadata": {"name": "n1", "creationTimestamp": "2020-01-01T00:00:00Z"},
+        "spec": {"taints": taints},
+        "status": {"conditions": [{"type": "Ready", "status": ready}]}
+    }))
+    .unwrap()
+}
+
+fn pod(tolerations: serde_json::Value) -> Pod {
+    serde_json::from_value(json!({
+        "metadata": {"name": "p"},
+        "spec": {"nodeName": "n1", "containers": [], "tolerations": tolerations}
+    }))
+    .unwrap()
+}
+
+fn unreachable_since(s: i64) -> Vec<Taint> {
+    vec![Taint {
+        key: UNREACHABLE.into(),
+        value: None,
+        effect: "NoExecute".into(),
+        time_added: Some(Time(t(s))),
+    }]
+}
+
+#[test]
+fn a_lease_older_than_the_grace_period_is_unreachable() {
+    let grace = Duration::from_secs(10);
+    assert_eq!(health(Some(t(100)), t(110), grace), Health::Reachable);
+    assert_eq!(health(Some(t(100)), t(111), grace), Health::Unreachable);
+    assert_eq!(health(None, t(111), grace), Health::Unreachable);
+}
+
+#[test]
+fn an_unreachable_node_is_marked_and_tainted_once() {
+    let n = node("True", json!([{"key": "gpu", "effect": "NoSchedule"}]));
+    let plan = plan_node(&n, Health::Unreachable, t(50));
+    assert!(plan.mark_unknown);
+    let taints = plan.taints.unwrap();
+    let keys: Vec<_> = taints
+        .iter()
+        .map(|t| (t.key.as_str(), t.effect.as_str()))
+        .collect();
+    assert_eq!(
+        keys,
+        vec![
+            ("gpu", "NoSchedule"),
+            (UNREACHABLE, "NoSchedule"),
+            (UNREACHABLE, "NoExecute")
+        ]
+    );
+    assert_eq!(taints[2].time_added, Some(Time(t(50))));
+
+    // Already marked and tainted: nothing to do.
+    let mut marked = node("Unknown", serde_json::to_value(&taints).unwrap());
+    marked.metadata.name = Some("n1".into());
+    assert_eq!(
+        plan_node(&marked, Health::Unreachable, t(60)),
+        NodePlan::default()
+    );
+
+    // The lease renews: the unreachable taints go, the user's stay.
+    let back = plan_node(&marked, Health::Reachable, t(70));
+    assert!(!back.mark_unknown);
+    let keys: Vec<_> = back.taints.unwrap().into_iter().map(|t| t.key).collect();
+    assert_eq!(keys, vec!["gpu"]);
+}
+
+#[test]
+fn a_node_reporting_not_ready_gets_the_not_ready_taints() {
+    let plan = plan_node(&node("False", json!([])), Health::Reachable, t(5));
+    assert!(!plan.mark_unknown);
+    let keys: Vec<_> = plan
+        .taints
+        .unwrap()
+        .into_iter()
+        .map(|t| (t.key, t.effect))
+        .collect();
+    assert_eq!(
+        keys,
+        vec![
+            (NOT_READY.to_string(), "NoSchedule".to_string()),
+            (NOT_READY.to_string(), "NoExecute".to_string())
+        ]
+    );
+}
+
+#[test]
+fn eviction_honours_toleration_seconds_and_the_fog_default() {
+    let default = Duration::from_secs(30);
+    let taints = unreachable_since(100);
+    // No toleration: the fog default.
+    assert_eq!(
+        eviction(&pod(json!([])), &taints, t(100), default),
+        Eviction::At(t(130))
+    );
+    // A toleration with seconds.
+    let p = pod(
+        json!([{"key": UNREACHABLE, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 5}]),
+    );
+    assert_eq!(eviction(&p, &taints, t(100), default), Eviction::At(t(105)));
+    // Forever.
+    let p = pod(json!([{"key": UNREACHABLE, "operator": "Exists", "effect": "NoExecute"}]));
+    assert_eq!(eviction(&p, &taints, t(100), default), Eviction::Stay);
+    // Another untolerated NoExecute taint: at once.
+    let other = vec![Taint {
+        key: "drain".into(),
+        value: None,
+        effect: "NoExecute".into(),
+        time_added: Some(Time(t(90))),
+    }];
+    assert_eq!(
+        eviction(&pod(json!([])), &other, t(100), default),
+        Eviction::At(t(90))
+    );
+    // NoSchedule taints never evict.
+    let soft = vec![Taint {
+        key: "x".into(),
+        value: None,
+        effect: "NoSchedule".into(),
+        time_added: None,
+    }];
+    assert_eq!(
+        eviction(&pod(json!([])), &soft, t(100), default),
+        Eviction::Stay
+    );
+}

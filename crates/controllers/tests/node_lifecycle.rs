@@ -1,0 +1,183 @@
+//! The node lifecycle controller against a real in-process API server: lease expiry, taints,
+//! eviction after toleration, recovery.
+
+mod common;
+
+use std::time::Duration;
+
+use brume_controllers::ControllersConfig;
+use brume_testkit::TestServer;
+use common::eventually;
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{Event, Node, Pod};
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use serde_json::json;
+
+async fn renew(leases: &Api<Lease>) {
+    let now = k8s_openapi::jiff::Timestamp::now().to_string();
+    let patch = json!({"spec": {"renewTime": now}});
+    leases
+        .patch("n1", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+}
+
+fn pod(name: &str, tolerations: serde_json::Value) -> Pod {
+    serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name},
+        "spec": {"nodeName": "n1", "tolerations": tolerations, "containers": [{"name": "c", "image": "busybox"}]}
+    }))
+    .unwrap()
+}
+
+fn ready_status(node: &Node) -> Option<String> {
+    node.status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .map(|c| c.status.clone())
+}
+
+fn unreachable_taints(node: &Node) -> Vec<String> {
+    node.spec
+        .as_ref()
+        .and_then(|s| s.taints.clone())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|t| t.key == "node.kubernetes.io/unreachable")
+        .map(|t| t.effect)
+        .collect()
+}
+
+/// Whether the pod is being deleted or gone.
+async fn evicted(pods: &Api<Pod>, name: &str) -> bool {
+    match pods.get_opt(name).await.unwrap() {
+        None => true,
+        Some(p) => p.metadata.deletion_timestamp.is_some(),
+    }
+}
+
+#[tokio::test]
+async fn an_expired_lease_taints_the_node_and_evicts_pods_after_their_toleration() {
+    let server = TestServer::start().await;
+    let client = server.client().await;
+    let nodes: Api<Node> = Api::all(client.clone());
+    let leases: Api<Lease> = Api::namespaced(client.clone(), "kube-node-lease");
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let node: Node = serde_json::from_value(
+        json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"}}),
+    )
+    .unwrap();
+    nodes.create(&PostParams::default(), &node).await.unwrap();
+    let status = json!({"status": {"conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady"}]}});
+    nodes
+        .patch_status("n1", &PatchParams::default(), &Patch::Merge(&status))
+        .await
+        .unwrap();
+    let lease: Lease = serde_json::from_value(json!({
+        "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+        "metadata": {"name": "n1", "namespace": "kube-node-lease"},
+        "spec": {"holderIdentity": "n1", "leaseDurationSeconds": 2}
+    }))
+    .unwrap();
+    leases.create(&PostParams::default(), &lease).await.unwrap();
+    renew(&leases).await;
+    let unreachable = "node.kubernetes.io/unreachable";
+    pods.create(&PostParams::default(), &pod("short", json!([{"key": unreachable, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 1}]))).await.unwrap();
+    pods.create(&PostParams::default(), &pod("default", json!([])))
+        .await
+        .unwrap();
+    pods.create(
+        &PostParams::default(),
+        &pod(
+            "forever",
+            json!([{"key": unreachable, "operator": "Exists", "effect": "NoExecute"}]),
+        ),
+    )
+    .await
+    .unwrap();
+
+    let config = ControllersConfig {
+        node_grace_period: Duration::from_secs(2),
+        default_eviction_toleration: Duration::from_secs(4),
+        node_monitor_period: Duration::from_millis(200),
+    };
+    tokio::spawn(brume_controllers::node_lifecycle::run(
+        client.clone(),
+        config,
+    ));
+
+    // While the lease is renewed nothing happens.
+    for _ in 0..6 {
+        renew(&leases).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let n = nodes.get("n1").await.unwrap();
+    assert_eq!(ready_status(&n).as_deref(), Some("True"));
+    assert!(unreachable_taints(&n).is_empty());
+
+    // The agent goes silent.
+    let started = tokio::time::Instant::now();
+    eventually(10, "Ready=Unknown and unreachable taints", || async {
+        let n = nodes.get("n1").await.unwrap();
+        let mut taints = unreachable_taints(&n);
+        taints.sort();
+        (ready_status(&n).as_deref() == Some("Unknown") && taints == ["NoExecute", "NoSchedule"])
+            .then_some(())
+    })
+    .await;
+    assert!(!evicted(&pods, "default").await);
+    eventually(10, "the pod tolerating 1 s evicted", || async {
+        evicted(&pods, "short").await.then_some(())
+    })
+    .await;
+    assert!(
+        !evicted(&pods, "default").await,
+        "the default toleration is 4 s"
+    );
+    eventually(
+        10,
+        "the pod without toleration evicted after the default",
+        || async { evicted(&pods, "default").await.then_some(()) },
+    )
+    .await;
+    assert!(
+        started.elapsed() >= Duration::from_secs(5),
+        "evicted after {:?}",
+        started.elapsed()
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!evicted(&pods, "forever").await);
+
+    let events: Api<Event> = Api::all(client.clone());
+    let reasons: Vec<String> = events
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|e| e.reason)
+        .collect();
+    assert!(reasons.iter().any(|r| r == "NodeNotReady"), "{reasons:?}");
+    assert!(
+        reasons
+            .iter()
+            .filter(|r| *r == "TaintManagerEviction")
+            .count()
+            >= 2,
+        "{reasons:?}"
+    );
+
+    // The agent is back: the taints go.
+    renew(&leases).await;
+    eventually(10, "the unreachable taints removed", || async {
+        renew(&leases).await;
+        unreachable_taints(&nodes.get("n1").await.unwrap())
+            .is_empty()
+            .then_some(())
+    })
+    .await;
+}
