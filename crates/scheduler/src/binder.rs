@@ -14,7 +14,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
-use k8s_openapi::api::core::v1::{Event, Node, Pod};
+use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -26,6 +26,7 @@ use crate::error::SchedulerError;
 use crate::framework::{PodInfo, Profile, Search, feasible_nodes_to_find, select};
 use crate::messages;
 use crate::queue::Queue;
+use crate::recorder::Recorder;
 
 /// How the loop runs.
 #[derive(Clone, Debug)]
@@ -37,6 +38,8 @@ pub struct Config {
     /// kube-scheduler's `percentageOfNodesToScore`: 0 is adaptive (see
     /// [`feasible_nodes_to_find`]), 100 examines every node.
     pub percentage_of_nodes_to_score: u32,
+    /// Events (`Scheduled`, `FailedScheduling`) created at once, apart from the bindings.
+    pub event_concurrency: usize,
 }
 
 impl Default for Config {
@@ -45,6 +48,7 @@ impl Default for Config {
             max_in_flight: 64,
             retry_every: Duration::from_secs(5),
             percentage_of_nodes_to_score: 0,
+            event_concurrency: 16,
         }
     }
 }
@@ -122,6 +126,7 @@ enum Sync {
 
 struct Loop {
     client: kube::Client,
+    recorder: Recorder,
     profile: Profile,
     config: Config,
     cache: Cache,
@@ -139,6 +144,7 @@ impl Loop {
     fn new(client: kube::Client, profile: Profile, config: Config) -> Loop {
         let queue = Queue::new(config.retry_every);
         Loop {
+            recorder: Recorder::start(client.clone(), config.event_concurrency),
             client,
             profile,
             config,
@@ -266,14 +272,21 @@ impl Loop {
                     self.start = placement.next_start;
                     let node = nodes[placement.node].name.clone();
                     self.cache.place(info.clone(), &node, true);
-                    let job = bind(self.client.clone(), info, node, popped.was_reported);
+                    let job = bind(
+                        self.client.clone(),
+                        self.recorder.clone(),
+                        info,
+                        node,
+                        popped.was_reported,
+                    );
                     return Some(job.boxed());
                 }
                 Err(why) => {
                     let message = why.to_string();
                     if self.queue.unschedulable(&info.key(), &message) {
                         tracing::debug!(pod = %info.key(), %message, "unschedulable");
-                        return Some(report(self.client.clone(), info, message).boxed());
+                        let job = report(self.client.clone(), self.recorder.clone(), info, message);
+                        return Some(job.boxed());
                     }
                 }
             }
@@ -338,11 +351,12 @@ fn key_of(pod: &Pod) -> String {
 /// event. Only the binding decides the outcome; the rest is best effort, as in kube-scheduler.
 async fn bind(
     client: kube::Client,
+    recorder: Recorder,
     pod: Arc<PodInfo>,
     node: String,
     was_reported: bool,
 ) -> Outcome {
-    let pods: Api<Pod> = Api::namespaced(client.clone(), &pod.namespace);
+    let pods: Api<Pod> = Api::namespaced(client, &pod.namespace);
     let body = messages::binding(&pod, &node);
     let bound = pods
         .create_subresource::<_, serde_json::Value>(
@@ -367,13 +381,25 @@ async fn bind(
         }
     }
     let message = format!("Successfully assigned {} to {node}", pod.key());
-    record(&client, &pod, "Normal", "Scheduled", &message, now).await;
+    recorder.record(messages::event(&pod, "Normal", "Scheduled", &message, now));
     Outcome::Bound
 }
 
 /// Sets `PodScheduled=False` with the counted reasons and records a `FailedScheduling` event.
-async fn report(client: kube::Client, pod: Arc<PodInfo>, message: String) -> Outcome {
-    let pods: Api<Pod> = Api::namespaced(client.clone(), &pod.namespace);
+async fn report(
+    client: kube::Client,
+    recorder: Recorder,
+    pod: Arc<PodInfo>,
+    message: String,
+) -> Outcome {
+    recorder.record(messages::event(
+        &pod,
+        "Warning",
+        "FailedScheduling",
+        &message,
+        Timestamp::now(),
+    ));
+    let pods: Api<Pod> = Api::namespaced(client, &pod.namespace);
     let now = Timestamp::now();
     let patch = messages::pod_scheduled(false, Some("Unschedulable"), Some(&message), now);
     if let Err(e) = pods
@@ -382,23 +408,7 @@ async fn report(client: kube::Client, pod: Arc<PodInfo>, message: String) -> Out
     {
         tracing::debug!(pod = %pod.key(), error = %e, "could not set PodScheduled=False");
     }
-    record(&client, &pod, "Warning", "FailedScheduling", &message, now).await;
     Outcome::Reported
-}
-
-async fn record(
-    client: &kube::Client,
-    pod: &PodInfo,
-    type_: &str,
-    reason: &str,
-    message: &str,
-    now: Timestamp,
-) {
-    let events: Api<Event> = Api::namespaced(client.clone(), &pod.namespace);
-    let event = messages::event(pod, type_, reason, message, now);
-    if let Err(e) = events.create(&PostParams::default(), &event).await {
-        tracing::debug!(pod = %pod.key(), %reason, error = %e, "could not record an event");
-    }
 }
 
 #[cfg(test)]

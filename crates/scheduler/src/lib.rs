@@ -13,6 +13,7 @@ pub mod node_info;
 pub mod plugins;
 pub mod pod_info;
 mod queue;
+mod recorder;
 pub mod selector;
 pub mod taint;
 

@@ -19,7 +19,8 @@ pub(crate) enum Stage {
     Active,
     /// A node was picked and the binding is under way (or done, not yet seen by the watch).
     Binding,
-    /// No node fit at the last try; waits for a cluster change or the periodic retry.
+    /// No node fit at the last try, or the binding failed; waits for a cluster change or the
+    /// periodic retry.
     Unschedulable,
 }
 
@@ -121,13 +122,14 @@ impl Queue {
         true
     }
 
-    /// The binding failed: try the pod again.
+    /// The binding failed: the pod is tried again at the next retry (at least
+    /// [`MIN_RETRY_INTERVAL`] later), so a request the API server keeps refusing does not spin.
     pub(crate) fn binding_failed(&mut self, key: &str) {
         if let Some(w) = self.waiting.get_mut(key)
             && w.stage == Stage::Binding
         {
-            w.stage = Stage::Active;
-            self.active.push_back(key.to_string());
+            w.stage = Stage::Unschedulable;
+            self.changed = true;
         }
     }
 
@@ -180,7 +182,11 @@ mod tests {
         q.upsert(Arc::new(pod("a", 0, 0)));
         assert!(q.pop().is_none());
         q.binding_failed("default/a");
-        assert_eq!(q.pop().unwrap().info.name, "a");
+        assert!(q.pop().is_none());
+        assert_eq!(q.maybe_retry(secs(1)), 1);
+        let again = q.pop().unwrap();
+        assert_eq!(again.info.name, "a");
+        assert!(!again.was_reported);
         q.remove("default/a");
         q.binding_failed("default/a");
         assert!(q.pop().is_none());
