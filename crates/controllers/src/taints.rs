@@ -84,7 +84,7 @@ mod tests {
             &t
         ));
         assert!(!tolerates(&toleration("other", "Exists", "", ""), &t));
-        assert!(tolerates_all(&[], &[t.clone()], &["NoExecute"]));
+        assert!(tolerates_all(&[], std::slice::from_ref(&t), &["NoExecute"]));
         assert!(!tolerates_all(&[], &[t], &["NoSchedule"]));
     }
 }

@@ -84,7 +84,7 @@ pub fn plan_node(node: &Node, health: Health, now: Timestamp) -> NodePlan {
                     key: key.into(),
                     value: None,
                     effect: effect.into(),
-                    time_added: (effect == "NoExecute").then(|| Time(now)),
+                    time_added: (effect == "NoExecute").then_some(Time(now)),
                 });
             }
         }
