@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod daemonset;
 pub mod deployment;
 pub mod endpoints;
 pub mod error;
@@ -29,6 +30,7 @@ pub async fn run_all(
     tasks.spawn(replicaset::run(client.clone()));
     tasks.spawn(deployment::run(client.clone()));
     tasks.spawn(endpoints::run(client.clone()));
+    tasks.spawn(daemonset::run(client.clone()));
     tasks.spawn(node_lifecycle::run(client.clone(), config));
     let outcome = match tasks.join_next().await {
         Some(Ok(result)) => result,

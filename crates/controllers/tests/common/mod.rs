@@ -63,7 +63,8 @@ pub async fn active_pods(pods: &Api<Pod>, selector: &str) -> Vec<Pod> {
         .collect()
 }
 
-/// Runs a stand-in kubelet: every pod that appears is marked Ready, with IPs 10.1.x.y.
+/// Runs a stand-in kubelet: every pod that appears is marked Ready, with IPs 10.1.x.y, and every
+/// pod being deleted gracefully is finished off (`gracePeriodSeconds: 0`), as an agent would.
 pub fn spawn_kubelet(pods: Api<Pod>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut n: u32 = 0;
@@ -75,6 +76,16 @@ pub fn spawn_kubelet(pods: Api<Pod>) -> tokio::task::JoinHandle<()> {
                 .unwrap_or_default();
             for p in list {
                 let ready = brume_controllers::pod::is_ready(&p);
+                if p.metadata.deletion_timestamp.is_some() {
+                    let now = kube::api::DeleteParams {
+                        grace_period_seconds: Some(0),
+                        ..Default::default()
+                    };
+                    let _ = pods
+                        .delete(p.metadata.name.as_deref().unwrap_or_default(), &now)
+                        .await;
+                    continue;
+                }
                 if !ready && p.metadata.deletion_timestamp.is_none() {
                     n += 1;
                     let ip = format!("10.1.{}.{}", n / 250, n % 250 + 1);
