@@ -209,9 +209,9 @@ impl Loop {
                     for key in self.cache.pod_keys() {
                         if !seen.contains(&key) {
                             self.cache.unplace(&key);
-                            self.queue.remove(&key);
                         }
                     }
+                    self.queue.retain(&seen);
                 }
                 self.listed.1 = true;
                 self.queue.cluster_changed();

@@ -2,7 +2,7 @@
 //! unschedulable ones get another try. Time comes in as an argument (the time since the loop
 //! started), so the rules are tested without a clock.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -89,6 +89,12 @@ impl Queue {
     /// The pod no longer waits (it was bound, deleted or finished).
     pub(crate) fn remove(&mut self, key: &str) {
         self.waiting.remove(key);
+    }
+
+    /// Forgets the waiting pods whose keys are not in `keys` (after a relist that no longer
+    /// shows them).
+    pub(crate) fn retain(&mut self, keys: &HashSet<String>) {
+        self.waiting.retain(|k, _| keys.contains(k));
     }
 
     /// The next active pod; it moves to `Binding` (the caller reports the outcome with
@@ -189,6 +195,9 @@ mod tests {
         assert!(!again.was_reported);
         q.remove("default/a");
         q.binding_failed("default/a");
+        assert!(q.pop().is_none());
+        q.upsert(Arc::new(pod("c", 0, 0)));
+        q.retain(&["default/b".to_string()].into());
         assert!(q.pop().is_none());
     }
 
