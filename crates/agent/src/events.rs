@@ -38,7 +38,11 @@ impl Recorder {
         let stamp = now.format("%Y-%m-%dT%H:%M:%SZ").to_string();
         let event = json!({
             "apiVersion": "v1", "kind": "Event",
-            "metadata": {"generateName": format!("{}.", pod["metadata"]["name"].as_str().unwrap_or("pod")), "namespace": ns},
+            "metadata": {
+                // The kubelet's naming: the object's name and the time in hex nanoseconds.
+                "name": format!("{}.{:x}", pod["metadata"]["name"].as_str().unwrap_or("pod"), now.timestamp_nanos_opt().unwrap_or(0)),
+                "namespace": ns,
+            },
             "involvedObject": {
                 "apiVersion": "v1", "kind": "Pod", "namespace": ns,
                 "name": pod["metadata"]["name"], "uid": pod["metadata"]["uid"],

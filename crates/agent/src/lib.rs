@@ -10,6 +10,7 @@
 pub mod events;
 pub mod heartbeat;
 pub mod host;
+pub mod logs;
 pub mod manager;
 pub mod node;
 pub mod probe;

@@ -59,6 +59,7 @@ pub async fn run(
     node: String,
     host_ip: IpAddr,
     runtimes: Runtimes,
+    logs: crate::logs::LogRegistry,
 ) -> Result<(), ManagerError> {
     // What the runtimes hold from before a restart, by pod uid.
     let mut adoptable = HashMap::new();
@@ -120,6 +121,7 @@ pub async fn run(
                     runtime,
                     host_ip,
                     events: events.clone(),
+                    logs: logs.clone(),
                 };
                 let (tx, rx) = watch::channel(Some(pod.clone()));
                 let worker = Worker::new(ctx, pod, adopted.map(|(_, l)| (l.sandbox, l.containers)));

@@ -110,6 +110,7 @@ pub fn node_object(id: &NodeIdentity, host: &HostFacts, now: &str) -> Value {
                 {"type": "Hostname", "address": host.hostname},
             ],
             "conditions": [ready_condition(now, now)],
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": crate::logs::AGENT_PORT}},
             "nodeInfo": {
                 "architecture": host.architecture,
                 "operatingSystem": host.os,

@@ -58,6 +58,8 @@ pub struct WorkerContext {
     pub host_ip: IpAddr,
     /// Events about the pod.
     pub events: Recorder,
+    /// Where `kubectl logs` finds the pod's containers.
+    pub logs: crate::logs::LogRegistry,
 }
 
 struct Slot {
@@ -177,6 +179,10 @@ impl Worker {
                     .filter(|c| c.name == slot.name)
                     .max_by_key(|c| c.attempt)
                 {
+                    let ns = pod["metadata"]["namespace"].as_str().unwrap_or("");
+                    let name = pod["metadata"]["name"].as_str().unwrap_or("");
+                    ctx.logs
+                        .started(ns, name, &slot.name, ctx.runtime.clone(), c.id.clone());
                     slot.id = Some(c.id.clone());
                     slot.attempt = c.attempt;
                     slot.restarts = c.attempt;
@@ -384,6 +390,14 @@ impl Worker {
             .await
         {
             Ok(id) => {
+                let (ns, pod) = self.name();
+                self.ctx.logs.started(
+                    &ns,
+                    &pod,
+                    &self.slots[i].name,
+                    self.ctx.runtime.clone(),
+                    id.clone(),
+                );
                 let slot = &mut self.slots[i];
                 slot.id = Some(id);
                 slot.waiting = None;

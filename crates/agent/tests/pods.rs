@@ -69,6 +69,7 @@ async fn pods_run_restart_and_terminate_gracefully() {
         NODE.into(),
         "127.0.0.2".parse().unwrap(),
         runtimes,
+        Default::default(),
     ));
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
     pods.create(&PostParams::default(), &pod("web"))
@@ -134,6 +135,7 @@ async fn a_restarted_agent_adopts_its_pods_and_removes_stale_ones() {
         NODE.into(),
         "127.0.0.3".parse().unwrap(),
         runtimes.clone(),
+        Default::default(),
     ));
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
     pods.create(&PostParams::default(), &pod("keep"))
@@ -164,6 +166,7 @@ async fn a_restarted_agent_adopts_its_pods_and_removes_stale_ones() {
         NODE.into(),
         "127.0.0.3".parse().unwrap(),
         runtimes,
+        Default::default(),
     ));
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {

@@ -37,6 +37,9 @@ pub struct AgentArgs {
     /// Runtime handlers to offer, the default first (`docker`, `process`, `fake`).
     #[arg(long, value_delimiter = ',', default_value = "docker,process")]
     runtimes: Vec<String>,
+    /// Let the docker runtime pull absent images from a registry (off: import them instead).
+    #[arg(long)]
+    pull_images: bool,
 }
 
 /// Everything an agent needs, however it was started.
@@ -53,6 +56,10 @@ pub struct AgentSpec {
     pub geo: Option<(f64, f64)>,
     /// Handlers asked for, default first.
     pub runtimes: Vec<String>,
+    /// The bearer token the API server presents when it asks this agent for logs.
+    pub token: String,
+    /// Whether docker may pull absent images.
+    pub pull_images: bool,
 }
 
 fn parse_labels(items: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
@@ -97,6 +104,7 @@ async fn runtimes(spec: &AgentSpec) -> anyhow::Result<Runtimes> {
                 spec.address,
                 DockerConfig {
                     node_name: Some(spec.name.clone()),
+                    pull_images: spec.pull_images,
                     ..DockerConfig::default()
                 },
             )
@@ -143,7 +151,15 @@ pub async fn run_agent(client: kube::Client, spec: AgentSpec) -> anyhow::Result<
         spec.name.clone(),
         HeartbeatConfig::default(),
     ));
-    manager::run(client, spec.name, spec.address, runtimes).await?;
+    let logs = brume_agent::logs::LogRegistry::default();
+    let log_addr = std::net::SocketAddr::new(spec.address, brume_agent::logs::AGENT_PORT);
+    let (registry, token) = (logs.clone(), spec.token.clone());
+    tokio::spawn(async move {
+        if let Err(e) = brume_agent::logs::serve(log_addr, registry, token).await {
+            tracing::error!(%log_addr, error = %e, "the log endpoint stopped: kubectl logs will not reach this node");
+        }
+    });
+    manager::run(client, spec.name, spec.address, runtimes, logs).await?;
     Ok(())
 }
 
@@ -155,9 +171,23 @@ pub async fn client_from(kubeconfig: &Path) -> anyhow::Result<kube::Client> {
     Ok(kube::Client::try_from(config)?)
 }
 
+/// The bearer token of a kubeconfig's first user: the credential the API server presents back
+/// when it fetches logs from this agent.
+fn kubeconfig_token(path: &Path) -> anyhow::Result<String> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let doc: serde_json::Value =
+        serde_saphyr::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    doc.pointer("/users/0/user/token")
+        .and_then(serde_json::Value::as_str)
+        .map(String::from)
+        .with_context(|| format!("{} has no user token", path.display()))
+}
+
 /// `brume agent`.
 pub async fn agent(args: AgentArgs) -> anyhow::Result<()> {
     let client = client_from(&args.kubeconfig).await?;
+    let token = kubeconfig_token(&args.kubeconfig)?;
     let name = match args.name {
         Some(n) => n,
         None => std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -171,6 +201,8 @@ pub async fn agent(args: AgentArgs) -> anyhow::Result<()> {
         labels: parse_labels(&args.labels)?,
         geo: args.geo.as_deref().map(parse_geo).transpose()?,
         runtimes: args.runtimes,
+        token,
+        pull_images: args.pull_images,
     };
     run_agent(client, spec).await
 }

@@ -60,6 +60,7 @@ pub async fn dev(args: DevArgs) -> anyhow::Result<()> {
 /// server whose kubeconfig is given: the same code path as remote agents (DESIGN §2.1).
 async fn start_cluster(
     kubeconfig: &std::path::Path,
+    token: String,
     nodes: u8,
     runtimes: Vec<String>,
     data: PathBuf,
@@ -91,6 +92,8 @@ async fn start_cluster(
             labels: Default::default(),
             geo: None,
             runtimes: runtimes.clone(),
+            token: token.clone(),
+            pull_images: false,
         };
         let c = client.clone();
         tokio::spawn(async move {
@@ -154,8 +157,9 @@ async fn run(
     if let Some((nodes, runtimes, data)) = dev.clone() {
         // The control loops talk to the API: they start once it serves, just below.
         let kubeconfig = kubeconfig.clone();
+        let token = token.clone();
         tokio::spawn(async move {
-            if let Err(e) = start_cluster(&kubeconfig, nodes, runtimes, data).await {
+            if let Err(e) = start_cluster(&kubeconfig, token, nodes, runtimes, data).await {
                 tracing::error!(error = %format!("{e:#}"), "starting the dev cluster failed");
             }
         });

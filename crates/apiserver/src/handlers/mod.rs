@@ -5,6 +5,7 @@ mod create;
 mod delete;
 mod get;
 mod list;
+mod logs;
 mod patch;
 mod scale;
 mod update;
@@ -123,10 +124,7 @@ async fn dispatch_inner(state: Arc<AppState>, req: Request) -> Result<Response, 
         (Method::GET, false, _) if ctx.query.flag("watch") => watch::handle(ctx).await,
         (Method::GET, false, _) => list::handle(ctx).await,
         (Method::GET, true, Some("scale")) => scale::get(ctx).await,
-        (Method::GET, true, Some("log")) => Err(ApiError::BadRequest(format!(
-            "pod {:?} has no logs yet: logs are served by the node agent that runs it, and no agent runs it",
-            ctx.name()
-        ))),
+        (Method::GET, true, Some("log")) => logs::handle(ctx).await,
         (Method::GET, true, None | Some("status")) => get::handle(ctx).await,
         (Method::POST, false, _) => create::handle(ctx, body).await,
         (Method::POST, true, Some("binding")) => create::binding(ctx, body).await,

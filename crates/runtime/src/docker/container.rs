@@ -50,7 +50,13 @@ pub async fn start(
         attempt,
     );
     let body = spec::container_body(spec, &sandbox.id, labels)?;
-    images::ensure(&rt.docker, &spec.image, rt.config.pull_timeout).await?;
+    images::ensure(
+        &rt.docker,
+        &spec.image,
+        rt.config.pull_images,
+        rt.config.pull_timeout,
+    )
+    .await?;
 
     let options = CreateContainerOptionsBuilder::new().name(&name).build();
     let id = match rt

@@ -42,10 +42,12 @@ pub fn loaded_names<'a>(messages: impl IntoIterator<Item = &'a str>) -> Vec<Stri
 }
 
 /// Makes sure `image` is present: it is when `docker inspect` finds it; otherwise it is
-/// pulled, within `pull_timeout`. A failed pull is `ImageNotFound` with the import hint.
+/// pulled within `pull_timeout` if `pull` allows it. A failed or refused pull is
+/// `ImageNotFound` with the import hint.
 pub async fn ensure(
     docker: &Docker,
     image: &str,
+    pull: bool,
     pull_timeout: Duration,
 ) -> Result<(), RuntimeError> {
     match docker.inspect_image(image).await {
@@ -56,6 +58,14 @@ pub async fn ensure(
                 "docker: inspect image {image}: {e}"
             )));
         }
+    }
+    if !pull {
+        return Err(RuntimeError::ImageNotFound {
+            image: image.to_string(),
+            detail: format!(
+                "pulling is off on this node (start the agent with --pull-images where a registry is reachable); {IMPORT_HINT}"
+            ),
+        });
     }
     let reference = pull_reference(image);
     let options = CreateImageOptionsBuilder::new()

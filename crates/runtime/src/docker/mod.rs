@@ -51,6 +51,9 @@ pub struct DockerConfig {
     /// The node name put on every container and used to filter listings, so several agents
     /// can share one engine (`brume dev`); `None` lists every Brume container.
     pub node_name: Option<String>,
+    /// Whether an absent image may be pulled from a registry. Off by default: fog sites are
+    /// often air-gapped, and images come from `brume image import` or `--images-dir`.
+    pub pull_images: bool,
     /// How long a pull may take before the image counts as unavailable.
     pub pull_timeout: Duration,
     /// The engine's unix socket; `None` means `DOCKER_HOST` (when it is `unix://…`) or
@@ -65,6 +68,7 @@ impl Default for DockerConfig {
         Self {
             sandbox_image: "brume/pause:1".into(),
             node_name: None,
+            pull_images: false,
             pull_timeout: Duration::from_secs(60),
             socket: None,
             port_range: DEFAULT_HOST_PORT_RANGE,

@@ -23,18 +23,23 @@ pub async fn create(rt: &DockerRuntime, spec: &SandboxSpec) -> Result<Sandbox, R
         rt.ports.release(&spec.pod_uid);
     }
     let image = rt.config.sandbox_image.clone();
-    images::ensure(&rt.docker, &image, rt.config.pull_timeout)
-        .await
-        .map_err(|e| match e {
-            RuntimeError::ImageNotFound { image, detail } => RuntimeError::ImageNotFound {
-                detail: format!(
-                    "{image} is the pod sandbox image (DockerConfig::sandbox_image); \
+    images::ensure(
+        &rt.docker,
+        &image,
+        rt.config.pull_images,
+        rt.config.pull_timeout,
+    )
+    .await
+    .map_err(|e| match e {
+        RuntimeError::ImageNotFound { image, detail } => RuntimeError::ImageNotFound {
+            detail: format!(
+                "{image} is the pod sandbox image (DockerConfig::sandbox_image); \
                      tests/images/build.sh builds brume/pause:1 without a registry; {detail}"
-                ),
-                image,
-            },
-            other => other,
-        })?;
+            ),
+            image,
+        },
+        other => other,
+    })?;
     let host_ports = rt.ports.allocate(&spec.pod_uid, &spec.ports)?;
     let created = create_and_start(rt, spec, &image, &host_ports).await;
     if created.is_err() {
