@@ -79,7 +79,7 @@ impl SpreadConstraint {
 }
 
 /// One pod as the filters and scores see it.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PodInfo {
     /// The pod's namespace.
     pub namespace: String,

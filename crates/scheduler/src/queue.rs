@@ -62,15 +62,16 @@ impl Queue {
     }
 
     /// A pod that needs a node, new or updated: a new one becomes active; an updated one keeps
-    /// its stage (an unschedulable pod whose spec changed is retried like after any change).
+    /// its stage. An unschedulable pod whose scheduling facts changed is retried like after any
+    /// cluster change; a status-only update (such as our own `PodScheduled` patch) is not.
     pub(crate) fn upsert(&mut self, info: Arc<PodInfo>) {
         let key = info.key();
         match self.waiting.get_mut(&key) {
             Some(w) => {
-                w.info = info;
-                if w.stage == Stage::Unschedulable {
+                if w.stage == Stage::Unschedulable && w.info != info {
                     self.changed = true;
                 }
+                w.info = info;
             }
             None => {
                 self.active.push_back(key.clone());
@@ -222,7 +223,10 @@ mod tests {
         q.pop();
         q.unschedulable("default/a", "m");
         assert_eq!(q.maybe_retry(secs(1)), 0);
-        q.cluster_changed();
+        // The same pod again (a status update) is no change; a new request is.
+        q.upsert(Arc::new(pod("a", 0, 0)));
+        assert_eq!(q.maybe_retry(Duration::from_millis(1500)), 0);
+        q.upsert(Arc::new(pod("a", 10, 0)));
         assert_eq!(q.maybe_retry(Duration::from_millis(1500)), 1);
         q.pop();
         q.unschedulable("default/a", "m");
