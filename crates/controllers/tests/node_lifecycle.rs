@@ -100,6 +100,7 @@ async fn an_expired_lease_taints_the_node_and_evicts_pods_after_their_toleration
     .await
     .unwrap();
 
+    common::make_ready(&pods, "forever", "10.0.0.7").await;
     let config = ControllersConfig {
         node_grace_period: Duration::from_secs(2),
         default_eviction_toleration: Duration::from_secs(4),
@@ -151,6 +152,13 @@ async fn an_expired_lease_taints_the_node_and_evicts_pods_after_their_toleration
     );
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(!evicted(&pods, "forever").await);
+    // It stays, but no longer counts as Ready: endpoints stop routing to it.
+    let forever = pods.get("forever").await.unwrap();
+    assert!(
+        !brume_controllers::pod::is_ready(&forever),
+        "{:?}",
+        forever.status
+    );
 
     let events: Api<Event> = Api::all(client.clone());
     let reasons: Vec<String> = events

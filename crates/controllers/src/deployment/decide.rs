@@ -42,6 +42,13 @@ pub enum Step {
         /// Its new revision.
         revision: i64,
     },
+    /// Carry the Deployment's `minReadySeconds` over to the new ReplicaSet.
+    SetMinReadySeconds {
+        /// The ReplicaSet.
+        name: String,
+        /// The Deployment's value.
+        seconds: Option<i32>,
+    },
     /// Delete an old, empty ReplicaSet beyond `revisionHistoryLimit`.
     Delete {
         /// The ReplicaSet.
@@ -114,6 +121,16 @@ pub fn new_replica_set_name(d: &Deployment) -> String {
     )
 }
 
+/// Annotations of a Deployment that are not copied to its ReplicaSets.
+const SKIP_COPY: &[&str] = &[
+    "kubectl.kubernetes.io/last-applied-configuration",
+    REVISION,
+    "deployment.kubernetes.io/revision-history",
+    DESIRED_REPLICAS,
+    MAX_REPLICAS,
+    "deprecated.deployment.rollback.to",
+];
+
 /// Decides what to do for `d` given the ReplicaSets it controls and the time.
 pub fn decide(d: &Deployment, owned: &[ReplicaSet], strategy: Strategy, now: Timestamp) -> Plan {
     let desired = d.spec.replicas.unwrap_or(1);
@@ -148,6 +165,14 @@ pub fn decide(d: &Deployment, owned: &[ReplicaSet], strategy: Strategy, now: Tim
         steps.push(Step::SetRevision {
             name: n.name.clone(),
             revision: n.revision,
+        });
+    }
+    if let Some(rs) = new_rs
+        && rs.spec.min_ready_seconds.unwrap_or(0) != d.spec.min_ready_seconds.unwrap_or(0)
+    {
+        steps.push(Step::SetMinReadySeconds {
+            name: rs.metadata.name.clone().unwrap_or_default(),
+            seconds: d.spec.min_ready_seconds,
         });
     }
     if new.is_none() && !paused {
@@ -373,7 +398,18 @@ fn build_replica_set(
         .match_labels
         .get_or_insert_with(Default::default)
         .insert(LABEL.into(), hash);
-    let annotations: BTreeMap<String, String> = [
+    // The Deployment's own annotations go along (`kubernetes.io/change-cause` shows in
+    // `kubectl rollout history`), except the ones that describe the ReplicaSet itself
+    // (Kubernetes `skipCopyAnnotation`).
+    let mut annotations: BTreeMap<String, String> = d
+        .metadata
+        .annotations
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(k, _)| !SKIP_COPY.contains(&k.as_str()))
+        .collect();
+    annotations.extend::<[(String, String); 3]>([
         (REVISION.to_string(), revision.to_string()),
         (
             DESIRED_REPLICAS.to_string(),
@@ -383,8 +419,7 @@ fn build_replica_set(
             MAX_REPLICAS.to_string(),
             (d.spec.replicas.unwrap_or(1) + strategy.max_surge()).to_string(),
         ),
-    ]
-    .into();
+    ]);
     ReplicaSet {
         metadata: ObjectMeta {
             name: Some(name.into()),

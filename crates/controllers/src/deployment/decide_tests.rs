@@ -354,3 +354,30 @@ fn no_progress_past_the_deadline_times_out() {
         "{wait:?}"
     );
 }
+
+#[test]
+fn change_cause_is_copied_and_min_ready_seconds_follows() {
+    let mut d = deployment("v1", 1, rolling(1, 0));
+    d.metadata.annotations = Some(
+        [
+            ("kubernetes.io/change-cause".to_string(), "v1".to_string()),
+            (REVISION.to_string(), "7".to_string()),
+        ]
+        .into(),
+    );
+    let p = plan(&d, &[]);
+    let Step::Create(rs) = &p.steps[0] else {
+        panic!("{:?}", p.steps)
+    };
+    let ann = rs.metadata.annotations.as_ref().unwrap();
+    assert_eq!(ann["kubernetes.io/change-cause"], "v1");
+    assert_eq!(ann[REVISION], "1");
+
+    d.spec.min_ready_seconds = Some(5);
+    let rs = set("v1", 1, 1, 1, 1);
+    let p = plan(&d, std::slice::from_ref(&rs));
+    assert!(p.steps.contains(&Step::SetMinReadySeconds {
+        name: rs.metadata.name.clone().unwrap(),
+        seconds: Some(5)
+    }));
+}

@@ -135,6 +135,13 @@ async fn reconcile(d: Arc<Deployment>, ctx: Arc<Ctx>) -> Result<Action, Controll
                 let patch = json!({"metadata": {"annotations": {REVISION: revision.to_string()}}});
                 apply_patch(&sets, rs_name, &patch, "set the revision of replicaset").await?;
             }
+            Step::SetMinReadySeconds {
+                name: rs_name,
+                seconds,
+            } => {
+                let patch = json!({"spec": {"minReadySeconds": seconds}});
+                apply_patch(&sets, rs_name, &patch, "set minReadySeconds of replicaset").await?;
+            }
             Step::Delete { name: rs_name } => {
                 match sets.delete(rs_name, &DeleteParams::background()).await {
                     Ok(_) => {}

@@ -87,6 +87,7 @@ async fn reconcile(svc: Arc<Service>, ctx: Arc<Ctx>) -> Result<Action, Controlle
         return Ok(Action::await_change());
     };
 
+    let mut raced = false;
     let slices: Api<EndpointSlice> = Api::namespaced(ctx.client.clone(), &ns);
     let selector = format!("{SERVICE_NAME}={name},{MANAGED_BY}={CONTROLLER_NAME}");
     let existing = slices
@@ -109,11 +110,13 @@ async fn reconcile(svc: Arc<Service>, ctx: Arc<Ctx>) -> Result<Action, Controlle
                         .replace(&slice_name, &PostParams::default(), &update)
                         .await,
                     &format!("update endpointslice {ns}/{slice_name}"),
+                    &mut raced,
                 )?;
             }
             None => write(
                 slices.create(&PostParams::default(), slice).await,
                 &format!("create endpointslice {ns}/{slice_name}"),
+                &mut raced,
             )?,
         }
     }
@@ -153,6 +156,7 @@ async fn reconcile(svc: Arc<Service>, ctx: Arc<Ctx>) -> Result<Action, Controlle
                     .replace(&name, &PostParams::default(), &update)
                     .await,
                 &format!("update endpoints {ns}/{name}"),
+                &mut raced,
             )?;
         }
         None => write(
@@ -160,9 +164,14 @@ async fn reconcile(svc: Arc<Service>, ctx: Arc<Ctx>) -> Result<Action, Controlle
                 .create(&PostParams::default(), &want.endpoints)
                 .await,
             &format!("create endpoints {ns}/{name}"),
+            &mut raced,
         )?,
     }
-    Ok(Action::requeue(RESYNC))
+    Ok(Action::requeue(if raced {
+        Duration::from_secs(1)
+    } else {
+        RESYNC
+    }))
 }
 
 /// Whether a stored slice already says what the desired one says (absent lists equal empty ones).
@@ -174,11 +183,19 @@ fn same_slice(current: &EndpointSlice, want: &EndpointSlice) -> bool {
         && current.metadata.labels == want.metadata.labels
 }
 
-/// A write's outcome: a conflict means someone wrote first, and the watch brings us back.
-fn write<T>(r: Result<T, kube::Error>, what: &str) -> Result<(), ControllerError> {
+/// A write's outcome: a conflict means someone wrote first; it is remembered so the reconcile
+/// comes back soon with fresh reads.
+fn write<T>(
+    r: Result<T, kube::Error>,
+    what: &str,
+    raced: &mut bool,
+) -> Result<(), ControllerError> {
     match r {
         Ok(_) => Ok(()),
-        Err(e) if is_conflict(&e) || is_not_found(&e) => Ok(()),
+        Err(e) if is_conflict(&e) || is_not_found(&e) => {
+            *raced = true;
+            Ok(())
+        }
         Err(e) => Err(ControllerError::api(what, e)),
     }
 }

@@ -148,6 +148,14 @@ pub fn eviction(
     at.map_or(Eviction::Stay, Eviction::At)
 }
 
+/// The pods of an unreachable node whose Ready condition must turn False, so endpoints stop
+/// sending them traffic before they are evicted (Kubernetes `nodeutil.MarkPodsNotReady`).
+pub fn pods_to_mark_not_ready(pods: &[Pod]) -> Vec<&Pod> {
+    pods.iter()
+        .filter(|p| crate::pod::is_active(p) && crate::pod::is_ready(p))
+        .collect()
+}
+
 #[cfg(test)]
 #[path = "decide_tests.rs"]
 mod tests;

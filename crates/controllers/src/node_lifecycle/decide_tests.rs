@@ -133,3 +133,18 @@ fn eviction_honours_toleration_seconds_and_the_fog_default() {
         Eviction::Stay
     );
 }
+
+#[test]
+fn ready_pods_of_an_unreachable_node_are_marked_not_ready() {
+    use crate::pod::fixtures;
+    let ready = fixtures::ready(fixtures::pod("r", 1, &[]), 1, "n1");
+    let pending = fixtures::pod("p", 1, &[]);
+    let mut leaving = fixtures::ready(fixtures::pod("l", 1, &[]), 1, "n1");
+    leaving.metadata.deletion_timestamp = Some(Time(t(5)));
+    let pods = [ready, pending, leaving];
+    let names: Vec<_> = pods_to_mark_not_ready(&pods)
+        .into_iter()
+        .map(|p| p.metadata.name.clone().unwrap())
+        .collect();
+    assert_eq!(names, vec!["r"]);
+}

@@ -11,7 +11,7 @@ use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::json;
 
-use super::decide::{self, Eviction};
+use super::decide::{self, Eviction, Health};
 use crate::config::ControllersConfig;
 use crate::error::{ControllerError, is_conflict, is_not_found};
 use crate::events;
@@ -170,26 +170,66 @@ async fn check(
             .and_then(|s| s.taints.clone())
             .unwrap_or_default(),
     };
-    if !taints.iter().any(|t| t.effect == "NoExecute") {
+    let unreachable = health == Health::Unreachable;
+    if !unreachable && !taints.iter().any(|t| t.effect == "NoExecute") {
         return Ok(());
     }
-    evict(client, config, &name, &taints, now).await
+    let pods: Api<Pod> = Api::all(client.clone());
+    let on_node = pods
+        .list(&ListParams::default().fields(&format!("spec.nodeName={name}")))
+        .await
+        .map_err(|e| ControllerError::api(format!("list pods on node {name}"), e))?
+        .items;
+    if unreachable {
+        mark_not_ready(client, &on_node, now).await?;
+    }
+    evict(client, config, &on_node, &taints, now).await
+}
+
+/// Turns the Ready condition of the pods of an unreachable node False.
+async fn mark_not_ready(
+    client: &kube::Client,
+    pods: &[Pod],
+    now: Timestamp,
+) -> Result<(), ControllerError> {
+    for pod in decide::pods_to_mark_not_ready(pods) {
+        let ns = pod.metadata.namespace.clone().unwrap_or_default();
+        let pod_name = pod.metadata.name.clone().unwrap_or_default();
+        let patch = json!({"status": {"conditions": [{
+            "type": "Ready", "status": "False", "reason": "NodeNotReady",
+            "message": "The node this pod runs on stopped renewing its lease.",
+            "lastTransitionTime": Time(now),
+        }]}});
+        let api: Api<Pod> = Api::namespaced(client.clone(), &ns);
+        match api
+            .patch_status(
+                &pod_name,
+                &PatchParams::default(),
+                &Patch::Strategic(&patch),
+            )
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if is_not_found(&e) || is_conflict(&e) => {}
+            Err(e) => {
+                return Err(ControllerError::api(
+                    format!("mark pod {ns}/{pod_name} not ready"),
+                    e,
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Deletes the pods of a NoExecute-tainted node whose toleration has run out.
 async fn evict(
     client: &kube::Client,
     config: &ControllersConfig,
-    node: &str,
+    on_node: &[Pod],
     taints: &[k8s_openapi::api::core::v1::Taint],
     now: Timestamp,
 ) -> Result<(), ControllerError> {
-    let pods: Api<Pod> = Api::all(client.clone());
-    let on_node = pods
-        .list(&ListParams::default().fields(&format!("spec.nodeName={node}")))
-        .await
-        .map_err(|e| ControllerError::api(format!("list pods on node {node}"), e))?
-        .items;
     for pod in on_node.iter().filter(|p| is_active(p)) {
         let Eviction::At(at) =
             decide::eviction(pod, taints, now, config.default_eviction_toleration)
