@@ -1,12 +1,13 @@
 //! A burst of pods created at once: the scheduler counts each placement before the watch
-//! reports it, so no node is given more than it can hold and the pods spread evenly.
+//! reports it, so no node is given more than it can hold and the pods spread evenly; a pod
+//! that then fits nowhere is bound as soon as a deletion frees room.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use brume_testkit::TestServer;
 use k8s_openapi::api::core::v1::{Node, Pod};
-use kube::api::{Api, ListParams, PostParams};
+use kube::api::{Api, DeleteParams, ListParams, PostParams};
 use serde_json::json;
 
 #[tokio::test]
@@ -83,5 +84,32 @@ async fn a_burst_fills_every_node_exactly_and_the_next_pod_is_refused() {
         message.as_deref(),
         Some("0/3 nodes are available: 3 Insufficient cpu.")
     );
+
+    // Deleting a bound pod frees its room, and the waiting pod takes it.
+    let freed = pods
+        .get("p-00")
+        .await
+        .unwrap()
+        .spec
+        .unwrap()
+        .node_name
+        .unwrap();
+    pods.delete("p-00", &DeleteParams::default().grace_period(0))
+        .await
+        .unwrap();
+    let mut late_node = None;
+    for _ in 0..150 {
+        late_node = pods
+            .get("late")
+            .await
+            .unwrap()
+            .spec
+            .and_then(|s| s.node_name);
+        if late_node.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(late_node, Some(freed));
     scheduler.abort();
 }
