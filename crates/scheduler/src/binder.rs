@@ -229,7 +229,9 @@ impl Loop {
         }
     }
 
-    /// Accounts for a pod as the API shows it; returns its key.
+    /// Accounts for a pod as the API shows it; returns its key. A bound pod is read once per
+    /// node it is bound to: later updates (status, labels) do not change what it counts for,
+    /// which keeps the flood of status updates from running pods cheap.
     fn apply_pod(&mut self, pod: &Pod) -> String {
         let key = key_of(pod);
         match view(pod) {
