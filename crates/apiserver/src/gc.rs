@@ -271,6 +271,10 @@ async fn check_owners(state: &Arc<AppState>, key: &str) -> Result<(), ApiError> 
         return Ok(());
     };
     let obj = object::from_kv(&kv)?;
+    // Already on its way out: nothing more to do, and no reason to delete it again.
+    if is_deleting(&obj) {
+        return Ok(());
+    }
     let refs = obj
         .pointer("/metadata/ownerReferences")
         .and_then(Value::as_array)

@@ -171,6 +171,33 @@ pub async fn client_from(kubeconfig: &Path) -> anyhow::Result<kube::Client> {
     Ok(kube::Client::try_from(config)?)
 }
 
+/// `brume image ...`.
+#[derive(clap::Subcommand)]
+pub enum ImageCommand {
+    /// Load image tarballs (`docker save` output) into the local Docker engine.
+    Import {
+        /// The tarballs.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+/// Runs `brume image ...`.
+pub async fn image(cmd: ImageCommand) -> anyhow::Result<()> {
+    let ImageCommand::Import { files } = cmd;
+    let docker = DockerRuntime::connect(IpAddr::from([127, 0, 0, 1]))
+        .await?
+        .context("no Docker engine answers on this host: images are for the docker runtime")?;
+    for file in files {
+        let names = docker
+            .import_image(&file)
+            .await
+            .with_context(|| format!("importing {}", file.display()))?;
+        println!("{}: {}", file.display(), names.join(", "));
+    }
+    Ok(())
+}
+
 /// The bearer token of a kubeconfig's first user: the credential the API server presents back
 /// when it fetches logs from this agent.
 fn kubeconfig_token(path: &Path) -> anyhow::Result<String> {

@@ -42,6 +42,10 @@ enum Command {
     Delete(cli::delete::Args),
     /// Set the replica count of a Deployment, ReplicaSet or other scalable object.
     Scale(cli::scale::Args),
+    /// Load container images from `docker save` tarballs into the local Docker engine, for
+    /// sites without a registry.
+    #[command(subcommand)]
+    Image(agent::ImageCommand),
     /// Measure Brume and print figures against a baseline.
     #[command(subcommand)]
     Bench(bench::Bench),
@@ -70,6 +74,7 @@ fn main() -> anyhow::Result<()> {
             Command::Describe(args) => cli::describe::run(args).await,
             Command::Delete(args) => cli::delete::run(args).await,
             Command::Scale(args) => cli::scale::run(args).await,
+            Command::Image(c) => agent::image(c).await,
             Command::Bench(b) => bench::run(b).await,
         }
     })

@@ -56,26 +56,15 @@ pub async fn dev(args: DevArgs) -> anyhow::Result<()> {
     .await
 }
 
-/// Starts the control loops (controllers, scheduler) and `nodes` agents, as API clients of the
-/// server whose kubeconfig is given: the same code path as remote agents (DESIGN §2.1).
-async fn start_cluster(
-    kubeconfig: &std::path::Path,
-    token: String,
-    nodes: u8,
-    runtimes: Vec<String>,
-    data: PathBuf,
-) -> anyhow::Result<()> {
+/// Starts the control loops (controllers, scheduler) as API clients of the server whose
+/// kubeconfig is given: the same code path as remote clients (DESIGN §2.1).
+async fn start_control_loops(kubeconfig: &std::path::Path) -> anyhow::Result<kube::Client> {
     let client = crate::agent::client_from(kubeconfig).await?;
     let c = client.clone();
     tokio::spawn(async move {
-        if let Err(e) = brume_controllers::replicaset::run(c).await {
-            tracing::error!(error = %e, "the ReplicaSet controller stopped");
-        }
-    });
-    let c = client.clone();
-    tokio::spawn(async move {
-        if let Err(e) = brume_controllers::deployment::run(c).await {
-            tracing::error!(error = %e, "the Deployment controller stopped");
+        let config = brume_controllers::ControllersConfig::default();
+        if let Err(e) = brume_controllers::run_all(c, config).await {
+            tracing::error!(error = %e, "the controllers stopped");
         }
     });
     let c = client.clone();
@@ -84,6 +73,19 @@ async fn start_cluster(
             tracing::error!(error = %e, "the scheduler stopped");
         }
     });
+    Ok(client)
+}
+
+/// Starts the control loops and, for `brume dev`, `nodes` agents in this process, each on its
+/// own loopback address.
+async fn start_cluster(
+    kubeconfig: &std::path::Path,
+    token: String,
+    nodes: u8,
+    runtimes: Vec<String>,
+    data: PathBuf,
+) -> anyhow::Result<()> {
+    let client = start_control_loops(kubeconfig).await?;
     for i in 1..=nodes {
         let spec = crate::agent::AgentSpec {
             name: format!("node-{i}"),
@@ -154,12 +156,13 @@ async fn run(
     let kubeconfig = std::fs::canonicalize(&kubeconfig).unwrap_or(kubeconfig);
     tracing::info!(%url, "API server listening");
     let serving_state = state.clone();
-    if let Some((nodes, runtimes, data)) = dev.clone() {
+    let (nodes, runtimes, node_data) = dev.clone().unwrap_or((0, Vec::new(), data.clone()));
+    {
         // The control loops talk to the API: they start once it serves, just below.
         let kubeconfig = kubeconfig.clone();
         let token = token.clone();
         tokio::spawn(async move {
-            if let Err(e) = start_cluster(&kubeconfig, token, nodes, runtimes, data).await {
+            if let Err(e) = start_cluster(&kubeconfig, token, nodes, runtimes, node_data).await {
                 tracing::error!(error = %format!("{e:#}"), "starting the dev cluster failed");
             }
         });
