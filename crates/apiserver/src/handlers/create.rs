@@ -79,6 +79,19 @@ pub async fn binding(ctx: Ctx, body: Bytes) -> Result<Response, ApiError> {
             }
             let mut new = current.clone();
             new["spec"]["nodeName"] = json!(node);
+            // As the Kubernetes binding does: the pod is now scheduled.
+            let now = crate::object::now_rfc3339();
+            let mut conditions: Vec<Value> = new
+                .pointer("/status/conditions")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            conditions.retain(|c| c["type"] != "PodScheduled");
+            conditions.push(json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": now}));
+            if !new.get("status").is_some_and(Value::is_object) {
+                new["status"] = json!({});
+            }
+            new["status"]["conditions"] = json!(conditions);
             Ok(Mutation::Replace(new))
         },
     )
