@@ -80,6 +80,28 @@ pub fn selector_matches(
     sel.matches(&labels)
 }
 
+/// A `metav1.LabelSelector` as a `labelSelector` list parameter, so the API server filters the
+/// list (`k=v`, `k in (a,b)`, `k notin (a,b)`, `k`, `!k`). An empty selector gives the empty
+/// string, which selects everything.
+pub fn selector_string(selector: &LabelSelector) -> String {
+    let mut parts: Vec<String> = selector
+        .match_labels
+        .iter()
+        .flatten()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    for e in selector.match_expressions.iter().flatten() {
+        let values = e.values.clone().unwrap_or_default().join(",");
+        parts.push(match e.operator.as_str() {
+            "In" => format!("{} in ({values})", e.key),
+            "NotIn" => format!("{} notin ({values})", e.key),
+            "Exists" => e.key.clone(),
+            _ => format!("!{}", e.key),
+        });
+    }
+    parts.join(",")
+}
+
 /// A controller owner reference to `owner` (`controller: true, blockOwnerDeletion: true`).
 pub fn owner_reference(api_version: &str, kind: &str, owner: &ObjectMeta) -> OwnerReference {
     OwnerReference {
@@ -180,6 +202,29 @@ mod tests {
             Some(SignedDuration::from_secs(5))
         );
         assert!(!is_available(&pod("b", 0, &[]), 0, now));
+    }
+
+    #[test]
+    fn selectors_become_list_parameters() {
+        let sel: LabelSelector = serde_json::from_value(serde_json::json!({
+            "matchLabels": {"app": "web"},
+            "matchExpressions": [
+                {"key": "tier", "operator": "In", "values": ["a", "b"]},
+                {"key": "x", "operator": "NotIn", "values": ["c"]},
+                {"key": "y", "operator": "Exists"},
+                {"key": "z", "operator": "DoesNotExist"}
+            ]
+        }))
+        .unwrap();
+        let s = selector_string(&sel);
+        assert_eq!(s, "app=web,tier in (a,b),x notin (c),y,!z");
+        // The API's own parser agrees with what it means.
+        let parsed = brume_api::selector::label::LabelSelector::parse(&s).unwrap();
+        assert!(parsed.matches(&serde_json::json!({"app": "web", "tier": "a", "y": "1"})));
+        assert!(
+            !parsed.matches(&serde_json::json!({"app": "web", "tier": "a", "y": "1", "z": "2"}))
+        );
+        assert_eq!(selector_string(&LabelSelector::default()), "");
     }
 
     #[test]

@@ -18,7 +18,7 @@ use super::decide::{self, REVISION_LABEL, daemon_tolerations};
 use crate::error::{ControllerError, is_not_found};
 use crate::events;
 use crate::expectations::Expectations;
-use crate::pod::{controller_of, is_active, owner_reference};
+use crate::pod::{controller_of, is_active, owner_reference, selector_string};
 
 const RESYNC: Duration = Duration::from_secs(60);
 
@@ -89,7 +89,7 @@ async fn reconcile(ds: Arc<DaemonSet>, ctx: Arc<Ctx>) -> Result<Action, Controll
         .items;
     let pods_api: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
     let pods = pods_api
-        .list(&ListParams::default())
+        .list(&ListParams::default().labels(&selector_string(&ds.spec.selector)))
         .await
         .map_err(|e| ControllerError::api(format!("list pods in {ns}"), e))?
         .items;

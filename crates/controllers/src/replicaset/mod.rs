@@ -21,10 +21,13 @@ use serde_json::json;
 use crate::error::{ControllerError, is_conflict, is_not_found};
 use crate::events;
 use crate::expectations::Expectations;
-use crate::pod::{is_active, owner_reference};
+use crate::pod::{is_active, owner_reference, selector_string};
 
 /// What a level-triggered resync waits for when nothing else happens.
 const RESYNC: Duration = Duration::from_secs(60);
+
+/// How many pod creations one reconcile has in flight at once.
+const CREATE_PARALLELISM: usize = 16;
 
 struct Ctx {
     client: kube::Client,
@@ -75,8 +78,11 @@ async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Ctx>) -> Result<Action, Control
             ));
         }
     };
+    // Only pods the selector matches count or can be adopted, so the API server filters the list.
+    // A pod relabelled out of the selector stops counting and is replaced, as in Kubernetes;
+    // unlike Kubernetes, its owner reference is not removed (the shell never sees it).
     let pods = pods_api
-        .list(&ListParams::default())
+        .list(&ListParams::default().labels(&selector_string(&rs.spec.selector)))
         .await
         .map_err(|e| ControllerError::api(format!("list pods in {ns}"), e))?
         .items;
@@ -146,24 +152,38 @@ async fn reconcile(rs: Arc<ReplicaSet>, ctx: Arc<Ctx>) -> Result<Action, Control
     }
     if plan.create > 0 {
         let template = pod_from_template(&rs, owner.clone());
-        for _ in 0..plan.create {
-            let created = pods_api
-                .create(&PostParams::default(), &template)
-                .await
-                .map_err(|e| {
-                    ControllerError::api(format!("create pod for replicaset {ns}/{name}"), e)
-                })?;
-            let pod_name = created.metadata.name.unwrap_or_default();
-            ctx.expectations.created(&uid, &pod_name, now);
-            events::record(
-                &ctx.client,
-                "replicaset-controller",
-                events::reference(&rs),
-                "Normal",
-                "SuccessfulCreate",
-                format!("Created pod: {pod_name}"),
-            )
+        let post = PostParams::default();
+        // Creations go out several at a time (Kubernetes uses slow-start batches); each one is
+        // recorded as an expectation as soon as it succeeds.
+        let results: Vec<Result<Pod, kube::Error>> = futures::stream::iter(0..plan.create)
+            .map(|_| pods_api.create(&post, &template))
+            .buffer_unordered(CREATE_PARALLELISM)
+            .collect()
             .await;
+        let mut first_error = None;
+        for result in results {
+            match result {
+                Ok(created) => {
+                    let pod_name = created.metadata.name.unwrap_or_default();
+                    ctx.expectations.created(&uid, &pod_name, now);
+                    events::record(
+                        &ctx.client,
+                        "replicaset-controller",
+                        events::reference(&rs),
+                        "Normal",
+                        "SuccessfulCreate",
+                        format!("Created pod: {pod_name}"),
+                    )
+                    .await;
+                }
+                Err(e) => first_error = first_error.or(Some(e)),
+            }
+        }
+        if let Some(e) = first_error {
+            return Err(ControllerError::api(
+                format!("create pod for replicaset {ns}/{name}"),
+                e,
+            ));
         }
     }
     for pod_name in &plan.delete {
