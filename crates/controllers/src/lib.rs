@@ -3,6 +3,27 @@
 //! Each controller is a pure decision module (the owner object and its observed dependents in, a
 //! plan out) plus a thin async shell that gathers the inputs through the API, applies the plan
 //! and requeues. Running a reconcile twice is harmless (DESIGN §2.3).
+//!
+//! | controller | decision | shell |
+//! |---|---|---|
+//! | ReplicaSet | [`replicaset::decide`] | [`replicaset::run`] |
+//! | Deployment | [`deployment::decide`], [`deployment::status`] | [`deployment::run`] |
+//! | EndpointSlice + Endpoints | [`endpoints::decide`] | [`endpoints::run`] |
+//! | node lifecycle | [`node_lifecycle::decide`] | [`node_lifecycle::run`] |
+//! | DaemonSet | [`daemonset::decide`] | [`daemonset::run`] |
+//!
+//! [`run_all`] starts them all. What they expect from the agent:
+//! - it renews `kube-node-lease/<node>` (`spec.renewTime`) more often than
+//!   [`ControllersConfig::node_grace_period`], and posts `Ready=True` again after an outage (the
+//!   node lifecycle controller only sets `Unknown`; it removes its taints as soon as the lease is
+//!   renewed);
+//! - it finishes graceful deletions (`deletionTimestamp` set) with `gracePeriodSeconds: 0`;
+//!   evicted pods of a node that was unreachable are finished when its agent returns;
+//! - it publishes a pod's allocated host ports in [`endpoints::decide::HOST_PORTS`] so endpoints
+//!   become `address:hostPort` (DESIGN §6).
+//!
+//! DaemonSet pods are created bound (`spec.nodeName`), so the scheduler never sees them.
+//! Garbage collection of dependents is the API server's (`crates/apiserver/src/gc.rs`).
 #![warn(missing_docs)]
 
 pub mod config;

@@ -329,3 +329,71 @@ async fn a_paused_deployment_does_not_roll_out() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn recreate_stops_every_old_pod_before_starting_new_ones() {
+    let server = TestServer::start().await;
+    let client = start(&server).await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let _kubelet = spawn_kubelet(pods.clone());
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
+    let mut d = deployment("batch", 3, "v1");
+    d.spec.strategy = Some(serde_json::from_value(json!({"type": "Recreate"})).unwrap());
+    deployments
+        .create(&PostParams::default(), &d)
+        .await
+        .unwrap();
+    eventually(20, "the first rollout", || async {
+        rollout_complete(&deployments.get("batch").await.unwrap()).then_some(())
+    })
+    .await;
+
+    // Record every moment old and new pods are active together.
+    let mixed = Arc::new(Mutex::new(false));
+    let seen = mixed.clone();
+    let watch_pods = pods.clone();
+    let observer = tokio::spawn(async move {
+        let mut live: HashMap<String, String> = HashMap::new();
+        let stream = watcher(watch_pods, watcher::Config::default().labels("app=batch"));
+        let mut stream = std::pin::pin!(stream);
+        while let Some(Ok(ev)) = stream.next().await {
+            match ev {
+                watcher::Event::Apply(p) | watcher::Event::InitApply(p) => {
+                    let name = p.metadata.name.clone().unwrap();
+                    if brume_controllers::pod::is_active(&p) {
+                        let image = p.spec.unwrap().containers[0].image.clone().unwrap();
+                        live.insert(name, image);
+                    } else {
+                        live.remove(&name);
+                    }
+                }
+                watcher::Event::Delete(p) => {
+                    live.remove(p.metadata.name.as_deref().unwrap());
+                }
+                watcher::Event::Init => live.clear(),
+                watcher::Event::InitDone => {}
+            }
+            let images: std::collections::HashSet<_> = live.values().collect();
+            if images.len() > 1 {
+                *seen.lock().unwrap() = true;
+            }
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    set_image(&deployments, "batch", "v2").await;
+    eventually(20, "the recreate rollout", || async {
+        let d = deployments.get("batch").await.unwrap();
+        let live = active_pods(&pods, "app=batch").await;
+        let all_v2 = live.len() == 3
+            && live
+                .iter()
+                .all(|p| p.spec.as_ref().unwrap().containers[0].image.as_deref() == Some("v2"));
+        (rollout_complete(&d) && d.metadata.generation == Some(2) && all_v2).then_some(())
+    })
+    .await;
+    observer.abort();
+    assert!(
+        !*mixed.lock().unwrap(),
+        "old and new pods ran at the same time"
+    );
+}

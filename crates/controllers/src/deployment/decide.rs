@@ -76,6 +76,8 @@ pub(super) struct Set {
     pub revision: i64,
     pub replicas: i32,
     pub status_replicas: i32,
+    /// Pods being deleted, not yet gone.
+    pub terminating: i32,
     pub ready: i32,
     /// Available pods, never more than `replicas`: a set being scaled down may not have deleted
     /// its surplus yet, and counting it would let the rollout go below its availability floor.
@@ -94,6 +96,7 @@ impl Set {
             revision: revision_of(&rs.metadata),
             replicas,
             status_replicas: s.replicas,
+            terminating: s.terminating_replicas.unwrap_or(0),
             ready: s.ready_replicas.unwrap_or(0),
             available: s.available_replicas.unwrap_or(0).min(replicas),
             status_available: s.available_replicas.unwrap_or(0),
@@ -178,7 +181,10 @@ pub fn decide(d: &Deployment, owned: &[ReplicaSet], strategy: Strategy, now: Tim
     if new.is_none() && !paused {
         let replicas = match strategy {
             Strategy::Recreate => {
-                if old.iter().any(|s| s.replicas > 0 || s.status_replicas > 0) {
+                if old
+                    .iter()
+                    .any(|s| s.replicas > 0 || s.status_replicas > 0 || s.terminating > 0)
+                {
                     0
                 } else {
                     desired
@@ -214,7 +220,10 @@ pub fn decide(d: &Deployment, owned: &[ReplicaSet], strategy: Strategy, now: Tim
                 for s in old.iter_mut().filter(|s| s.replicas > 0) {
                     scale(s, 0, &mut steps);
                 }
-                let old_running = old.iter().any(|s| s.status_replicas > 0);
+                // Kubernetes `oldPodsRunning`: terminating pods still run.
+                let old_running = old
+                    .iter()
+                    .any(|s| s.status_replicas > 0 || s.terminating > 0);
                 if !old_running && n.replicas != desired {
                     scale(n, desired, &mut steps);
                 }

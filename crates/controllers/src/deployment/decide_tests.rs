@@ -253,9 +253,16 @@ fn recreate_empties_the_old_set_before_starting_the_new_one() {
 
     let mut gone = old.clone();
     gone.spec.replicas = Some(0);
-    gone.status = Some(ReplicaSetStatus::default());
+    // Its pods are terminating: still running, so the new set waits.
+    gone.status = Some(ReplicaSetStatus {
+        terminating_replicas: Some(2),
+        ..Default::default()
+    });
     let mut new = (**new).clone();
     new.status = Some(ReplicaSetStatus::default());
+    let p = plan(&d, &[gone.clone(), new.clone()]);
+    assert!(p.steps.is_empty(), "{:?}", p.steps);
+    gone.status = Some(ReplicaSetStatus::default());
     let p = plan(&d, &[gone, new.clone()]);
     assert_eq!(
         p.steps,

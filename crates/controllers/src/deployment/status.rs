@@ -64,7 +64,7 @@ pub(super) fn compute(
         ready_replicas: Some(all().map(|s| s.ready).sum()),
         available_replicas: Some(available),
         unavailable_replicas: Some((total - available).max(0)),
-        terminating_replicas: None,
+        terminating_replicas: Some(all().map(|s| s.terminating).sum()),
         collision_count: previous.collision_count,
         conditions: previous.conditions.clone(),
     };

@@ -66,7 +66,14 @@ pub fn decide(rs: &ReplicaSet, pods: &[Pod], unobserved: &Unobserved, now: Times
         .filter(|p| is_active(p) && !unobserved.deleted.contains(&name(p)))
         .collect();
     let min_ready = spec.min_ready_seconds.unwrap_or(0);
+    // Pods on their way out (Kubernetes `status.terminatingReplicas`): Recreate waits for them.
+    let terminating = owned
+        .iter()
+        .filter(|p| p.metadata.deletion_timestamp.is_some())
+        .filter(|p| !matches!(pod::phase(p), Some("Succeeded" | "Failed")))
+        .count();
     plan.status = status(rs, &active, min_ready, now);
+    plan.status.terminating_replicas = Some(i32::try_from(terminating).unwrap_or(i32::MAX));
     plan.requeue_after = active
         .iter()
         .filter_map(|p| pod::available_in(p, min_ready, now))
@@ -248,6 +255,7 @@ mod tests {
         let plan = decide(&rs(2), &[gone, done], &Unobserved::default(), now());
         assert_eq!(plan.create, 2);
         assert_eq!(plan.status.replicas, 0);
+        assert_eq!(plan.status.terminating_replicas, Some(1));
     }
 
     #[test]
