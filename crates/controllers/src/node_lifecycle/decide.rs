@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Node, Pod, Taint};
+use k8s_openapi::api::core::v1::{Node, NodeCondition, Pod, Taint};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
@@ -36,7 +36,7 @@ pub fn health(last_heard: Option<Timestamp>, now: Timestamp, grace: Duration) ->
     }
 }
 
-fn ready_condition(node: &Node) -> Option<&k8s_openapi::api::core::v1::NodeCondition> {
+fn ready_condition(node: &Node) -> Option<&NodeCondition> {
     node.status
         .as_ref()?
         .conditions
@@ -93,6 +93,39 @@ pub fn plan_node(node: &Node, health: Health, now: Timestamp) -> NodePlan {
         mark_unknown,
         taints: (next != current).then_some(next),
     }
+}
+
+/// The node's conditions once it has gone silent (Kubernetes `tryUpdateNodeHealth`): each one
+/// that is not already Unknown becomes Unknown with reason `NodeStatusUnknown`; a node that never
+/// posted a Ready condition gets one with reason `NodeStatusNeverUpdated`.
+pub fn unknown_conditions(node: &Node, now: Timestamp) -> Vec<NodeCondition> {
+    let mut conditions: Vec<NodeCondition> = node
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.clone())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|mut c| {
+            if c.status != "Unknown" {
+                c.status = "Unknown".into();
+                c.reason = Some("NodeStatusUnknown".into());
+                c.message = Some("Kubelet stopped posting node status.".into());
+                c.last_transition_time = Some(Time(now));
+            }
+            c
+        })
+        .collect();
+    if !conditions.iter().any(|c| c.type_ == "Ready") {
+        conditions.push(NodeCondition {
+            type_: "Ready".into(),
+            status: "Unknown".into(),
+            reason: Some("NodeStatusNeverUpdated".into()),
+            message: Some("Kubelet never posted node status.".into()),
+            last_transition_time: Some(Time(now)),
+            last_heartbeat_time: None,
+        });
+    }
+    conditions
 }
 
 /// What becomes of a pod on a node with NoExecute taints.

@@ -148,3 +148,22 @@ fn ready_pods_of_an_unreachable_node_are_marked_not_ready() {
         .collect();
     assert_eq!(names, vec!["r"]);
 }
+
+#[test]
+fn a_silent_node_has_its_conditions_unknown() {
+    let n = node("True", json!([]));
+    let c = unknown_conditions(&n, t(9));
+    assert_eq!(c.len(), 1);
+    assert_eq!(
+        (c[0].status.as_str(), c[0].reason.as_deref()),
+        ("Unknown", Some("NodeStatusUnknown"))
+    );
+    assert_eq!(c[0].last_transition_time, Some(Time(t(9))));
+    let mut bare = n.clone();
+    bare.status = None;
+    let c = unknown_conditions(&bare, t(9));
+    assert_eq!(
+        (c[0].type_.as_str(), c[0].reason.as_deref()),
+        ("Ready", Some("NodeStatusNeverUpdated"))
+    );
+}

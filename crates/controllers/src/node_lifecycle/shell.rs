@@ -94,36 +94,7 @@ async fn check(
     let plan = decide::plan_node(node, health, now);
     let nodes: Api<Node> = Api::all(client.clone());
     if plan.mark_unknown {
-        let conditions: Vec<_> = node
-            .status
-            .as_ref()
-            .and_then(|s| s.conditions.clone())
-            .unwrap_or_default()
-            .into_iter()
-            .map(|mut c| {
-                if c.status != "Unknown" {
-                    c.status = "Unknown".into();
-                    c.reason = Some("NodeStatusUnknown".into());
-                    c.message = Some("Kubelet stopped posting node status.".into());
-                    c.last_transition_time = Some(Time(now));
-                }
-                c
-            })
-            .collect();
-        let conditions = if conditions.iter().any(|c| c.type_ == "Ready") {
-            conditions
-        } else {
-            let mut all = conditions;
-            all.push(k8s_openapi::api::core::v1::NodeCondition {
-                type_: "Ready".into(),
-                status: "Unknown".into(),
-                reason: Some("NodeStatusNeverUpdated".into()),
-                message: Some("Kubelet never posted node status.".into()),
-                last_transition_time: Some(Time(now)),
-                last_heartbeat_time: None,
-            });
-            all
-        };
+        let conditions = decide::unknown_conditions(node, now);
         let patch = json!({"metadata": {"resourceVersion": node.metadata.resource_version}, "status": {"conditions": conditions}});
         match nodes
             .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
