@@ -11,6 +11,7 @@
 //! | EndpointSlice + Endpoints | [`endpoints::decide`] | [`endpoints::run`] |
 //! | node lifecycle | [`node_lifecycle::decide`] | [`node_lifecycle::run`] |
 //! | DaemonSet | [`daemonset::decide`] | [`daemonset::run`] |
+//! | pod garbage collector | [`pod_gc::decide`] | [`pod_gc::run`] |
 //!
 //! [`run_all`] starts them all. What they expect from the agent:
 //! - it renews `kube-node-lease/<node>` (`spec.renewTime`) more often than
@@ -36,6 +37,7 @@ pub mod expectations;
 pub mod intstr;
 pub mod node_lifecycle;
 pub mod pod;
+pub mod pod_gc;
 pub mod replicaset;
 pub mod taints;
 
@@ -53,6 +55,7 @@ pub async fn run_all(
     tasks.spawn(endpoints::run(client.clone()));
     tasks.spawn(daemonset::run(client.clone()));
     tasks.spawn(node_lifecycle::run(client.clone(), config));
+    tasks.spawn(pod_gc::run(client.clone()));
     let outcome = match tasks.join_next().await {
         Some(Ok(result)) => result,
         Some(Err(e)) => Err(ControllerError::Stopped {
