@@ -71,7 +71,7 @@ impl DataDir {
         let text = format!(
             "apiVersion: v1\nkind: Config\nclusters:\n- name: brume\n  cluster:\n    server: {server_url}\n    \
              certificate-authority-data: {ca}\n\
-             users:\n- name: brume-admin\n  user:\n    token: {token}\ncontexts:\n- name: brume\n  context:\n    \
+             users:\n- name: brume-admin\n  user:\n    token: \"{token}\"\ncontexts:\n- name: brume\n  context:\n    \
              cluster: brume\n    user: brume-admin\n    namespace: default\ncurrent-context: brume\n"
         );
         write_private(&path, text.as_bytes())?;
