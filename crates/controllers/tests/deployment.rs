@@ -397,3 +397,57 @@ async fn recreate_stops_every_old_pod_before_starting_new_ones() {
         "old and new pods ran at the same time"
     );
 }
+
+#[tokio::test]
+async fn a_settled_deployment_is_not_rewritten() {
+    let server = TestServer::start().await;
+    let client = start(&server).await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let _kubelet = spawn_kubelet(pods.clone());
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
+    let sets: Api<ReplicaSet> = Api::namespaced(client.clone(), "default");
+    deployments
+        .create(&PostParams::default(), &deployment("calm", 2, "v1"))
+        .await
+        .unwrap();
+    eventually(20, "the rollout", || async {
+        let d = deployments.get("calm").await.unwrap();
+        (rollout_complete(&d)
+            && condition(&d, "Progressing").is_some_and(|c| c.1 == "NewReplicaSetAvailable"))
+        .then_some(())
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let versions = || async {
+        let d = deployments
+            .get("calm")
+            .await
+            .unwrap()
+            .metadata
+            .resource_version;
+        let rs: Vec<_> = sets
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|r| r.metadata.resource_version)
+            .collect();
+        let p: Vec<_> = pods
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|p| p.metadata.resource_version)
+            .collect();
+        (d, rs, p)
+    };
+    let before = versions().await;
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(
+        versions().await,
+        before,
+        "the controllers keep writing a settled deployment"
+    );
+}

@@ -117,6 +117,28 @@ async fn endpoints_follow_pod_readiness_and_host_ports() {
     )
     .await;
 
+    // Settled: nothing is rewritten.
+    let versions = || async {
+        let s: Vec<_> = slices
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|s| s.metadata.resource_version)
+            .collect();
+        let e = endpoints
+            .get("web")
+            .await
+            .unwrap()
+            .metadata
+            .resource_version;
+        (s, e)
+    };
+    let before = versions().await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(versions().await, before, "settled endpoints are rewritten");
+
     common::make_ready(&pods, "b", "10.0.0.2").await;
     common::make_unready(&pods, "a").await;
     eventually(10, "a not ready, b ready", || async {
