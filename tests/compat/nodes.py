@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 import yaml
@@ -232,12 +233,15 @@ class Cluster:
         self.base = Path(base)
         self.server = Server(self.base / "server", self.base / "logs")
         self.agents: list[Agent] = []
+        # Node names unique to this cluster: a Docker engine shared by two runs tells their
+        # containers apart by the node label.
+        self.prefix = "e2e-" + uuid.uuid4().hex[:6]
 
     def start(self, n_agents: int = 3, runtimes: str = "process") -> None:
         self.server.start()
         for i, address in enumerate(free_addresses(n_agents)):
             agent = Agent(
-                self.server, f"e2e-node-{i + 1}", address, self.base / f"agent-{i + 1}", self.base / "logs", runtimes
+                self.server, f"{self.prefix}-{i + 1}", address, self.base / f"agent-{i + 1}", self.base / "logs", runtimes
             )
             agent.start()
             self.agents.append(agent)

@@ -11,13 +11,14 @@ import signal
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import yaml
 
 import conftest
 from brumetest import table_header, table_rows, uniq, wait_until
-from nodes import Agent, Cluster, record_alive
+from nodes import Cluster, record_alive
 
 LOOP = "while true; do echo hi; sleep 1; done"
 
@@ -189,6 +190,7 @@ def test_rolling_update_honours_max_unavailable_and_undo(cluster):
     during = [s for s in w.samples if s[0] >= began]
     assert len(during) >= 8, f"the watch saw too few events during the rollout: {during}"
     low = min(during, key=lambda s: s[1])
+    print(f"\nrolling update: {len(during)} watch events, ready pods never below {low[1]}")
     assert low[1] >= 3, f"ready pods dropped to {low[1]} (< 4 - maxUnavailable) at '{low[2]}'; samples: {[(s[1], s[2]) for s in during]}"
     assert all(env_of(p).get("VERSION") == "2" for p in pods), [env_of(p) for p in pods]
 
@@ -359,7 +361,7 @@ def docker_cluster(tmp_path):
     if not docker_ok():
         pytest.skip("no Docker engine answers `docker info`")
     subprocess.run(["bash", "tests/images/build.sh"], check=True, timeout=300,
-                   cwd=str(__import__("pathlib").Path(__file__).resolve().parents[2]))
+                   cwd=str(Path(__file__).resolve().parents[2]))
     c = Cluster(tmp_path)
     conftest._LIVE.append(c.server)
     pods: list[str] = []
