@@ -418,6 +418,18 @@ impl Worker {
                 }
                 let msg = format!("Started container {}", slot.name);
                 self.ctx.events.normal(&self.pod, "Started", &msg).await;
+                let limited = cspec.cpu_limit_milli.is_some() || cspec.memory_limit_bytes.is_some();
+                if limited && !self.ctx.runtime.limits_enforced() {
+                    let msg = format!(
+                        "the {} runtime cannot enforce the cpu/memory limits of container {} on this node (no writable cgroup v2)",
+                        self.ctx.runtime.handler(),
+                        cspec.name
+                    );
+                    self.ctx
+                        .events
+                        .warn(&self.pod, "LimitsNotEnforced", &msg)
+                        .await;
+                }
             }
             Err(e) => {
                 let (reason, message) = waiting_reason(&e);
