@@ -24,6 +24,7 @@ if ! is_static "$BUSYBOX"; then
     BUSYBOX=/bin/busybox
     if ! is_static "$BUSYBOX"; then
         echo "installing Debian's busybox-static" >&2
+        apt-get update >&2
         DEBIAN_FRONTEND=noninteractive apt-get install -y busybox-static >&2
     fi
 fi
