@@ -451,3 +451,63 @@ async fn a_settled_deployment_is_not_rewritten() {
         "the controllers keep writing a settled deployment"
     );
 }
+
+#[tokio::test]
+async fn a_recreated_deployment_adopts_its_orphaned_replica_set() {
+    let server = TestServer::start().await;
+    let client = start(&server).await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let _kubelet = spawn_kubelet(pods.clone());
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
+    let sets: Api<ReplicaSet> = Api::namespaced(client.clone(), "default");
+    deployments
+        .create(&PostParams::default(), &deployment("keep", 2, "v1"))
+        .await
+        .unwrap();
+    eventually(20, "the rollout", || async {
+        rollout_complete(&deployments.get("keep").await.unwrap()).then_some(())
+    })
+    .await;
+    let pod_names = |list: Vec<Pod>| -> Vec<String> {
+        let mut v: Vec<_> = list.into_iter().filter_map(|p| p.metadata.name).collect();
+        v.sort();
+        v
+    };
+    let before = pod_names(active_pods(&pods, "app=keep").await);
+    deployments
+        .delete("keep", &kube::api::DeleteParams::orphan())
+        .await
+        .unwrap();
+    eventually(10, "the replicaset orphaned", || async {
+        let rs = sets.list(&ListParams::default()).await.unwrap().items;
+        (rs.len() == 1
+            && rs[0]
+                .metadata
+                .owner_references
+                .as_ref()
+                .is_none_or(|r| r.is_empty()))
+        .then_some(())
+    })
+    .await;
+    deployments
+        .create(&PostParams::default(), &deployment("keep", 2, "v1"))
+        .await
+        .unwrap();
+    let uid = deployments.get("keep").await.unwrap().metadata.uid.unwrap();
+    eventually(20, "the replicaset adopted", || async {
+        let rs = sets.list(&ListParams::default()).await.unwrap().items;
+        let adopted = rs.len() == 1
+            && rs[0]
+                .metadata
+                .owner_references
+                .as_ref()
+                .is_some_and(|r| r.iter().any(|o| o.uid == uid));
+        (adopted && rollout_complete(&deployments.get("keep").await.unwrap())).then_some(())
+    })
+    .await;
+    assert_eq!(
+        pod_names(active_pods(&pods, "app=keep").await),
+        before,
+        "the same pods, none recreated"
+    );
+}

@@ -124,6 +124,20 @@ pub fn new_replica_set_name(d: &Deployment) -> String {
     )
 }
 
+/// The ReplicaSets `d` should adopt: no controller, not being deleted, and matched by its
+/// selector (Kubernetes `ClaimReplicaSets`), for example after `kubectl delete deployment
+/// --cascade=orphan` and a re-apply.
+pub fn adoptable<'a>(d: &Deployment, sets: &'a [ReplicaSet]) -> Vec<&'a ReplicaSet> {
+    if d.metadata.deletion_timestamp.is_some() {
+        return Vec::new();
+    }
+    sets.iter()
+        .filter(|rs| crate::pod::controller_of(&rs.metadata).is_none())
+        .filter(|rs| rs.metadata.deletion_timestamp.is_none())
+        .filter(|rs| crate::pod::selector_matches(&d.spec.selector, rs.metadata.labels.as_ref()))
+        .collect()
+}
+
 /// Annotations of a Deployment that are not copied to its ReplicaSets.
 const SKIP_COPY: &[&str] = &[
     "kubectl.kubernetes.io/last-applied-configuration",

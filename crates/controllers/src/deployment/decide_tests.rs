@@ -388,3 +388,20 @@ fn change_cause_is_copied_and_min_ready_seconds_follows() {
         seconds: Some(5)
     }));
 }
+
+#[test]
+fn orphaned_replica_sets_matching_the_selector_are_adopted() {
+    let d = deployment("v1", 1, rolling(1, 0));
+    let mut orphan = set("v1", 1, 1, 1, 1);
+    orphan.metadata.owner_references = None;
+    let owned = set("v2", 1, 1, 2, 2);
+    let mut other = set("v3", 1, 1, 3, 3);
+    other.metadata.owner_references = None;
+    other.metadata.labels = Some([("app".to_string(), "db".to_string())].into());
+    let sets = [orphan.clone(), owned, other];
+    let names: Vec<_> = adoptable(&d, &sets)
+        .into_iter()
+        .map(|r| r.metadata.name.clone())
+        .collect();
+    assert_eq!(names, vec![orphan.metadata.name]);
+}

@@ -16,7 +16,7 @@ use super::decide::{self, DESIRED_REPLICAS, MAX_REPLICAS, REVISION, Step};
 use super::strategy::Strategy;
 use crate::error::{ControllerError, is_conflict, is_not_found};
 use crate::events;
-use crate::pod::controller_of;
+use crate::pod::{controller_of, owner_reference, selector_string};
 
 const RESYNC: Duration = Duration::from_secs(60);
 
@@ -67,14 +67,36 @@ async fn reconcile(d: Arc<Deployment>, ctx: Arc<Ctx>) -> Result<Action, Controll
         detail: format!("spec.strategy.rollingUpdate: {e}"),
     })?;
     let uid = d.metadata.uid.clone().unwrap_or_default();
-    let owned: Vec<ReplicaSet> = sets
-        .list(&ListParams::default())
+    let all = sets
+        .list(&ListParams::default().labels(&selector_string(&d.spec.selector)))
         .await
         .map_err(|e| ControllerError::api(format!("list replicasets in {ns}"), e))?
-        .items
-        .into_iter()
-        .filter(|rs| controller_of(&rs.metadata).is_some_and(|r| r.uid == uid))
-        .collect();
+        .items;
+    let mut owned: Vec<ReplicaSet> = Vec::new();
+    let owner = owner_reference("apps/v1", "Deployment", &d.metadata);
+    for rs in decide::adoptable(&d, &all) {
+        let rs_name = rs.metadata.name.clone().unwrap_or_default();
+        let mut refs = rs.metadata.owner_references.clone().unwrap_or_default();
+        refs.push(owner.clone());
+        let patch = json!({"metadata": {"ownerReferences": refs, "resourceVersion": rs.metadata.resource_version}});
+        match sets
+            .patch(&rs_name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+        {
+            Ok(adopted) => owned.push(adopted),
+            Err(e) if is_not_found(&e) || is_conflict(&e) => {}
+            Err(e) => {
+                return Err(ControllerError::api(
+                    format!("adopt replicaset {ns}/{rs_name}"),
+                    e,
+                ));
+            }
+        }
+    }
+    owned.extend(
+        all.into_iter()
+            .filter(|rs| controller_of(&rs.metadata).is_some_and(|r| r.uid == uid)),
+    );
     let plan = decide::decide(&d, &owned, strategy, Timestamp::now());
     let desired = d.spec.replicas.unwrap_or(1);
 
