@@ -35,6 +35,7 @@ pub mod error;
 pub mod events;
 pub mod expectations;
 pub mod intstr;
+pub mod node_affinity;
 pub mod node_lifecycle;
 pub mod pod;
 pub mod pod_gc;

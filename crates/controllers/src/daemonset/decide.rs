@@ -51,8 +51,9 @@ pub fn daemon_tolerations() -> Vec<Toleration> {
     ]
 }
 
-/// Whether a daemon pod of `ds` should run on `node`: its nodeSelector matches and its
-/// tolerations (with the daemon defaults) cover the node's NoSchedule and NoExecute taints.
+/// Whether a daemon pod of `ds` should run on `node`: its nodeSelector and required node
+/// affinity match, and its tolerations (with the daemon defaults) cover the node's NoSchedule
+/// and NoExecute taints.
 pub fn eligible(ds: &DaemonSet, node: &Node) -> bool {
     let spec = ds.spec.template.spec.as_ref();
     let labels = node.metadata.labels.clone().unwrap_or_default();
@@ -66,7 +67,10 @@ pub fn eligible(ds: &DaemonSet, node: &Node) -> bool {
         .as_ref()
         .and_then(|s| s.taints.clone())
         .unwrap_or_default();
-    selector_ok && tolerates_all(&tolerations, &node_taints, &["NoSchedule", "NoExecute"])
+    let affinity_ok = spec.is_none_or(|s| crate::node_affinity::required_matches(s, node));
+    selector_ok
+        && affinity_ok
+        && tolerates_all(&tolerations, &node_taints, &["NoSchedule", "NoExecute"])
 }
 
 /// Decides what to do for `ds` given the nodes, the pods of its namespace, the nodes where a
