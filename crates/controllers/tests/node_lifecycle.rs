@@ -193,3 +193,50 @@ async fn an_expired_lease_taints_the_node_and_evicts_pods_after_their_toleration
     })
     .await;
 }
+
+#[tokio::test]
+async fn old_leases_at_start_get_a_grace_period_like_after_a_server_outage() {
+    let server = TestServer::start().await;
+    let client = server.client().await;
+    let nodes: Api<Node> = Api::all(client.clone());
+    let leases: Api<Lease> = Api::namespaced(client.clone(), "kube-node-lease");
+    let node: Node = serde_json::from_value(
+        json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"}}),
+    )
+    .unwrap();
+    nodes.create(&PostParams::default(), &node).await.unwrap();
+    let status = json!({"status": {"conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady"}]}});
+    nodes
+        .patch_status("n1", &PatchParams::default(), &Patch::Merge(&status))
+        .await
+        .unwrap();
+    // The lease was last renewed an hour ago: the server was down, or the agent's clock is off.
+    let an_hour_ago = (k8s_openapi::jiff::Timestamp::now()
+        - k8s_openapi::jiff::SignedDuration::from_secs(3600))
+    .to_string();
+    let lease: Lease = serde_json::from_value(json!({
+        "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+        "metadata": {"name": "n1", "namespace": "kube-node-lease"},
+        "spec": {"holderIdentity": "n1", "renewTime": an_hour_ago}
+    }))
+    .unwrap();
+    leases.create(&PostParams::default(), &lease).await.unwrap();
+    let config = ControllersConfig {
+        node_grace_period: Duration::from_secs(2),
+        default_eviction_toleration: Duration::from_secs(2),
+        node_monitor_period: Duration::from_millis(100),
+    };
+    tokio::spawn(brume_controllers::node_lifecycle::run(
+        client.clone(),
+        config,
+    ));
+    // The agent reconnects within the grace period and renews.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    for _ in 0..6 {
+        renew(&leases).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let n = nodes.get("n1").await.unwrap();
+    assert_eq!(ready_status(&n).as_deref(), Some("True"));
+    assert!(unreachable_taints(&n).is_empty());
+}

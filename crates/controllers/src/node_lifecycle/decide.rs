@@ -19,21 +19,47 @@ pub enum Health {
     Unreachable,
 }
 
-/// When the node was last heard from: its Lease's `renewTime`, else its Ready condition's
-/// heartbeat, else its creation.
-pub fn last_heard(node: &Node, lease_renew: Option<Timestamp>) -> Option<Timestamp> {
-    lease_renew
-        .or_else(|| ready_condition(node).and_then(|c| c.last_heartbeat_time.as_ref().map(|t| t.0)))
-        .or_else(|| node.metadata.creation_timestamp.as_ref().map(|t| t.0))
+/// What the controller last saw of a node's heartbeat, and when, by its own clock.
+///
+/// As in Kubernetes (`nodeHealthData.probeTimestamp`), staleness is measured from the moment the
+/// controller saw the Lease's `renewTime` change, never from the value itself: an agent's clock
+/// may be skewed, and after a server outage every lease looks old although the agents are fine.
+/// A node first seen (at start, or when it joins) gets a full grace period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Probe {
+    /// The Lease's `renewTime` (or the Ready heartbeat when there is no lease) last seen.
+    pub heartbeat: Option<Timestamp>,
+    /// When, by the controller's clock, that value was first seen.
+    pub seen_at: Timestamp,
 }
 
-/// Whether the node is reachable at `now` given when it was last heard from.
-pub fn health(last_heard: Option<Timestamp>, now: Timestamp, grace: Duration) -> Health {
-    let grace = SignedDuration::try_from(grace).unwrap_or(SignedDuration::MAX);
-    match last_heard {
-        Some(t) if now.duration_since(t) <= grace => Health::Reachable,
-        _ => Health::Unreachable,
+impl Probe {
+    /// The next probe given the previous one and the heartbeat observed `now`.
+    pub fn step(previous: Option<Probe>, heartbeat: Option<Timestamp>, now: Timestamp) -> Probe {
+        match previous {
+            Some(p) if p.heartbeat == heartbeat => p,
+            _ => Probe {
+                heartbeat,
+                seen_at: now,
+            },
+        }
     }
+
+    /// Whether the node is reachable at `now`: its heartbeat changed within the grace period.
+    pub fn health(&self, now: Timestamp, grace: Duration) -> Health {
+        let grace = SignedDuration::try_from(grace).unwrap_or(SignedDuration::MAX);
+        if now.duration_since(self.seen_at) <= grace {
+            Health::Reachable
+        } else {
+            Health::Unreachable
+        }
+    }
+}
+
+/// The node's heartbeat: its Lease's `renewTime`, else its Ready condition's heartbeat.
+pub fn heartbeat(node: &Node, lease_renew: Option<Timestamp>) -> Option<Timestamp> {
+    lease_renew
+        .or_else(|| ready_condition(node).and_then(|c| c.last_heartbeat_time.as_ref().map(|t| t.0)))
 }
 
 fn ready_condition(node: &Node) -> Option<&NodeCondition> {

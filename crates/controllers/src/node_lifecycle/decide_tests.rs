@@ -32,11 +32,19 @@ fn unreachable_since(s: i64) -> Vec<Taint> {
 }
 
 #[test]
-fn a_lease_older_than_the_grace_period_is_unreachable() {
+fn a_lease_unchanged_for_the_grace_period_is_unreachable() {
     let grace = Duration::from_secs(10);
-    assert_eq!(health(Some(t(100)), t(110), grace), Health::Reachable);
-    assert_eq!(health(Some(t(100)), t(111), grace), Health::Unreachable);
-    assert_eq!(health(None, t(111), grace), Health::Unreachable);
+    // First seen at 100, whatever the lease says (here a skewed, old clock): a full grace period.
+    let p = Probe::step(None, Some(t(3)), t(100));
+    assert_eq!(p.health(t(110), grace), Health::Reachable);
+    assert_eq!(p.health(t(111), grace), Health::Unreachable);
+    // The same value seen again does not refresh it; a new one does.
+    assert_eq!(Probe::step(Some(p), Some(t(3)), t(105)), p);
+    let renewed = Probe::step(Some(p), Some(t(4)), t(108));
+    assert_eq!(renewed.health(t(111), grace), Health::Reachable);
+    // No heartbeat at all still gets its grace period from first sight.
+    let never = Probe::step(None, None, t(100));
+    assert_eq!(never.health(t(111), grace), Health::Unreachable);
 }
 
 #[test]

@@ -11,7 +11,9 @@ use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::json;
 
-use super::decide::{self, Eviction, Health};
+use std::collections::HashMap;
+
+use super::decide::{self, Eviction, Health, Probe};
 use crate::config::ControllersConfig;
 use crate::error::{ControllerError, is_conflict, is_not_found};
 use crate::events;
@@ -34,10 +36,33 @@ pub async fn run(client: kube::Client, config: ControllersConfig) -> Result<(), 
         .map_err(|e| stopped(e.to_string()))?;
     let mut tick = tokio::time::interval(config.node_monitor_period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut probes: HashMap<String, Probe> = HashMap::new();
     loop {
         tick.tick().await;
-        for node in nodes.state() {
-            if let Err(e) = check(&client, &config, &node, &leases).await {
+        let now = Timestamp::now();
+        let current = nodes.state();
+        probes.retain(|name, _| {
+            current
+                .iter()
+                .any(|n| n.metadata.name.as_ref() == Some(name))
+        });
+        for node in current {
+            let name = node.metadata.name.clone().unwrap_or_default();
+            let renew = leases
+                .get(&reflector::ObjectRef::new(&name).within(LEASE_NAMESPACE))
+                .and_then(|l| {
+                    l.spec
+                        .as_ref()
+                        .and_then(|s| s.renew_time.as_ref().map(|t| t.0))
+                });
+            let probe = Probe::step(
+                probes.get(&name).copied(),
+                decide::heartbeat(&node, renew),
+                now,
+            );
+            probes.insert(name, probe);
+            let health = probe.health(now, config.node_grace_period);
+            if let Err(e) = check(&client, &config, &node, health, now).await {
                 tracing::warn!(node = ?node.metadata.name, error = %e, "node check failed");
             }
         }
@@ -75,22 +100,10 @@ async fn check(
     client: &kube::Client,
     config: &ControllersConfig,
     node: &Node,
-    leases: &Store<Lease>,
+    health: Health,
+    now: Timestamp,
 ) -> Result<(), ControllerError> {
     let name = node.metadata.name.clone().unwrap_or_default();
-    let renew = leases
-        .get(&reflector::ObjectRef::new(&name).within(LEASE_NAMESPACE))
-        .and_then(|l| {
-            l.spec
-                .as_ref()
-                .and_then(|s| s.renew_time.as_ref().map(|t| t.0))
-        });
-    let now = Timestamp::now();
-    let health = decide::health(
-        decide::last_heard(node, renew),
-        now,
-        config.node_grace_period,
-    );
     let plan = decide::plan_node(node, health, now);
     let nodes: Api<Node> = Api::all(client.clone());
     if plan.mark_unknown {
