@@ -147,14 +147,23 @@ async fn container_logs(
     }
 }
 
-/// Serves logs on `addr` to callers presenting `token`, until the process stops.
-pub async fn serve(addr: SocketAddr, logs: LogRegistry, token: String) -> std::io::Result<()> {
+/// Binds the log endpoint on `addr`. Done before the node registers, so an agent that cannot
+/// serve logs (the port is taken) refuses to start instead of running half-reachable.
+pub async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr).await
+}
+
+/// Serves logs on `listener` to callers presenting `token`, until the process stops.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    logs: LogRegistry,
+    token: String,
+) -> std::io::Result<()> {
     let app = Router::new()
         .route(
             "/containerLogs/{ns}/{pod}/{container}",
             axum::routing::get(container_logs),
         )
         .with_state(Server { logs, token });
-    let listener = tokio::net::TcpListener::bind(addr).await?;
     axum::serve(listener, app).await
 }

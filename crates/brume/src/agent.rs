@@ -103,7 +103,15 @@ async fn runtimes(spec: &AgentSpec) -> anyhow::Result<Runtimes> {
             "docker" => match DockerRuntime::connect_with(
                 spec.address,
                 DockerConfig {
-                    node_name: Some(spec.name.clone()),
+                    // The name alone could collide between clusters sharing one engine
+                    // (every `brume dev` has a node-1); the state folder is unique per agent.
+                    node_name: Some(format!(
+                        "{}@{}",
+                        spec.name,
+                        std::fs::canonicalize(&spec.data)
+                            .unwrap_or(spec.data.clone())
+                            .display()
+                    )),
                     pull_images: spec.pull_images,
                     ..DockerConfig::default()
                 },
@@ -142,6 +150,17 @@ pub async fn run_agent(client: kube::Client, spec: AgentSpec) -> anyhow::Result<
         runtime_version: format!("brume://{}", env!("CARGO_PKG_VERSION")),
         max_pods: 110,
     };
+    let logs = brume_agent::logs::LogRegistry::default();
+    let log_addr = std::net::SocketAddr::new(spec.address, brume_agent::logs::AGENT_PORT);
+    let listener = brume_agent::logs::bind(log_addr).await.with_context(|| {
+        format!("binding the log endpoint {log_addr} (is another agent using this address?)")
+    })?;
+    let (registry, token) = (logs.clone(), spec.token.clone());
+    tokio::spawn(async move {
+        if let Err(e) = brume_agent::logs::serve(listener, registry, token).await {
+            tracing::error!(%log_addr, error = %e, "the log endpoint stopped: kubectl logs will not reach this node");
+        }
+    });
     heartbeat::register(&client, &id, &brume_agent::host::facts())
         .await
         .with_context(|| format!("registering node {}", spec.name))?;
@@ -151,14 +170,6 @@ pub async fn run_agent(client: kube::Client, spec: AgentSpec) -> anyhow::Result<
         spec.name.clone(),
         HeartbeatConfig::default(),
     ));
-    let logs = brume_agent::logs::LogRegistry::default();
-    let log_addr = std::net::SocketAddr::new(spec.address, brume_agent::logs::AGENT_PORT);
-    let (registry, token) = (logs.clone(), spec.token.clone());
-    tokio::spawn(async move {
-        if let Err(e) = brume_agent::logs::serve(log_addr, registry, token).await {
-            tracing::error!(%log_addr, error = %e, "the log endpoint stopped: kubectl logs will not reach this node");
-        }
-    });
     manager::run(client, spec.name, spec.address, runtimes, logs).await?;
     Ok(())
 }
