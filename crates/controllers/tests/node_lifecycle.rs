@@ -14,12 +14,48 @@ use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 
 async fn renew(leases: &Api<Lease>) {
+    renew_node(leases, "n1").await;
+}
+
+async fn renew_node(leases: &Api<Lease>, node: &str) {
     let now = k8s_openapi::jiff::Timestamp::now().to_string();
     let patch = json!({"spec": {"renewTime": now}});
     leases
-        .patch("n1", &PatchParams::default(), &Patch::Merge(&patch))
+        .patch(node, &PatchParams::default(), &Patch::Merge(&patch))
         .await
         .unwrap();
+}
+
+/// Registers a Ready node with a fresh lease.
+async fn add_node(nodes: &Api<Node>, leases: &Api<Lease>, name: &str) {
+    let node: Node = serde_json::from_value(
+        json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name}}),
+    )
+    .unwrap();
+    nodes.create(&PostParams::default(), &node).await.unwrap();
+    let status = json!({"status": {"conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady"}]}});
+    nodes
+        .patch_status(name, &PatchParams::default(), &Patch::Merge(&status))
+        .await
+        .unwrap();
+    let lease: Lease = serde_json::from_value(json!({
+        "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+        "metadata": {"name": name, "namespace": "kube-node-lease"},
+        "spec": {"holderIdentity": name, "leaseDurationSeconds": 2}
+    }))
+    .unwrap();
+    leases.create(&PostParams::default(), &lease).await.unwrap();
+    renew_node(leases, name).await;
+}
+
+/// Keeps renewing a node's lease, as a healthy agent does.
+fn keep_renewing(leases: Api<Lease>, node: &'static str) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            renew_node(&leases, node).await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    })
 }
 
 fn pod(name: &str, tolerations: serde_json::Value) -> Pod {
@@ -67,24 +103,10 @@ async fn an_expired_lease_taints_the_node_and_evicts_pods_after_their_toleration
     let nodes: Api<Node> = Api::all(client.clone());
     let leases: Api<Lease> = Api::namespaced(client.clone(), "kube-node-lease");
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
-    let node: Node = serde_json::from_value(
-        json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"}}),
-    )
-    .unwrap();
-    nodes.create(&PostParams::default(), &node).await.unwrap();
-    let status = json!({"status": {"conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady"}]}});
-    nodes
-        .patch_status("n1", &PatchParams::default(), &Patch::Merge(&status))
-        .await
-        .unwrap();
-    let lease: Lease = serde_json::from_value(json!({
-        "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-        "metadata": {"name": "n1", "namespace": "kube-node-lease"},
-        "spec": {"holderIdentity": "n1", "leaseDurationSeconds": 2}
-    }))
-    .unwrap();
-    leases.create(&PostParams::default(), &lease).await.unwrap();
-    renew(&leases).await;
+    add_node(&nodes, &leases, "n1").await;
+    // A healthy neighbour: with every node silent, evictions would pause (full disruption).
+    add_node(&nodes, &leases, "n2").await;
+    let _n2 = keep_renewing(leases.clone(), "n2");
     let unreachable = "node.kubernetes.io/unreachable";
     pods.create(&PostParams::default(), &pod("short", json!([{"key": unreachable, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 1}]))).await.unwrap();
     pods.create(&PostParams::default(), &pod("default", json!([])))
@@ -239,4 +261,52 @@ async fn old_leases_at_start_get_a_grace_period_like_after_a_server_outage() {
     let n = nodes.get("n1").await.unwrap();
     assert_eq!(ready_status(&n).as_deref(), Some("True"));
     assert!(unreachable_taints(&n).is_empty());
+}
+
+#[tokio::test]
+async fn when_every_node_is_silent_nothing_is_evicted() {
+    let server = TestServer::start().await;
+    let client = server.client().await;
+    let nodes: Api<Node> = Api::all(client.clone());
+    let leases: Api<Lease> = Api::namespaced(client.clone(), "kube-node-lease");
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    add_node(&nodes, &leases, "n1").await;
+    add_node(&nodes, &leases, "n2").await;
+    pods.create(&PostParams::default(), &pod("p", json!([])))
+        .await
+        .unwrap();
+    let config = ControllersConfig {
+        node_grace_period: Duration::from_secs(1),
+        default_eviction_toleration: Duration::from_secs(1),
+        node_monitor_period: Duration::from_millis(100),
+    };
+    tokio::spawn(brume_controllers::node_lifecycle::run(
+        client.clone(),
+        config,
+    ));
+    // Both nodes go silent at once (more likely the server's network than both nodes).
+    eventually(10, "both nodes tainted", || async {
+        let all = nodes.list(&ListParams::default()).await.unwrap().items;
+        all.iter()
+            .all(|n| unreachable_taints(n).len() == 2)
+            .then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(
+        !evicted(&pods, "p").await,
+        "a full disruption evicted a pod"
+    );
+    // One node comes back: evictions resume, with the toleration counted from then.
+    let _n2 = keep_renewing(leases.clone(), "n2");
+    let back = tokio::time::Instant::now();
+    eventually(10, "the pod evicted after the outage ends", || async {
+        evicted(&pods, "p").await.then_some(())
+    })
+    .await;
+    assert!(
+        back.elapsed() >= Duration::from_millis(900),
+        "evicted {:?} after the disruption ended",
+        back.elapsed()
+    );
 }

@@ -168,11 +168,16 @@ pub enum Eviction {
 /// from the taint's `timeAdded`; no limit if a matching toleration has none; `default_toleration`
 /// when the taint is unreachable/not-ready and nothing matches (Kubernetes' admission adds 300 s,
 /// the fog default is 30 s, DESIGN §8); at once for any other untolerated taint.
+///
+/// Tolerations never count from before `clock_start`: the controller's start, or the end of the
+/// last full disruption (see [`Evictions`]), so a restart or a healed partition gives every pod
+/// its whole toleration again instead of a burst of evictions.
 pub fn eviction(
     pod: &Pod,
     taints: &[Taint],
     now: Timestamp,
     default_toleration: Duration,
+    clock_start: Timestamp,
 ) -> Eviction {
     let tolerations = pod
         .spec
@@ -182,7 +187,12 @@ pub fn eviction(
     let default = SignedDuration::try_from(default_toleration).unwrap_or(SignedDuration::MAX);
     let mut at: Option<Timestamp> = None;
     for taint in taints.iter().filter(|t| t.effect == "NoExecute") {
-        let since = taint.time_added.as_ref().map(|t| t.0).unwrap_or(now);
+        let since = taint
+            .time_added
+            .as_ref()
+            .map(|t| t.0)
+            .unwrap_or(now)
+            .max(clock_start);
         let matching: Vec<_> = tolerations.iter().filter(|t| tolerates(t, taint)).collect();
         let allowed = if matching.is_empty() {
             if taint.key == UNREACHABLE || taint.key == NOT_READY {
@@ -205,6 +215,33 @@ pub fn eviction(
         }
     }
     at.map_or(Eviction::Stay, Eviction::At)
+}
+
+/// Whether evictions may run, as an explicit state machine over the health of all nodes
+/// (Kubernetes' zone states, simplified to one zone): when every node is unreachable at once the
+/// fault is far more likely the server's own connectivity than every node, so evictions stop
+/// until some node is heard from again, and tolerations restart from that moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Evictions {
+    /// Some node is reachable: tolerations run from `since` (or from their taint, if later).
+    Normal {
+        /// The start of the controller or the end of the last full disruption.
+        since: Timestamp,
+    },
+    /// No node is reachable: nothing is evicted.
+    FullDisruption,
+}
+
+impl Evictions {
+    /// The next state given the health of every node at `now`.
+    pub fn step(self, healths: &[Health], now: Timestamp) -> Evictions {
+        let all_down = !healths.is_empty() && healths.iter().all(|h| *h == Health::Unreachable);
+        match (self, all_down) {
+            (_, true) => Evictions::FullDisruption,
+            (Evictions::FullDisruption, false) => Evictions::Normal { since: now },
+            (normal, false) => normal,
+        }
+    }
 }
 
 /// The pods of an unreachable node whose Ready condition must turn False, so endpoints stop

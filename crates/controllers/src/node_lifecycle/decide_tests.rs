@@ -107,17 +107,20 @@ fn eviction_honours_toleration_seconds_and_the_fog_default() {
     let taints = unreachable_since(100);
     // No toleration: the fog default.
     assert_eq!(
-        eviction(&pod(json!([])), &taints, t(100), default),
+        eviction(&pod(json!([])), &taints, t(100), default, t(0)),
         Eviction::At(t(130))
     );
     // A toleration with seconds.
     let p = pod(
         json!([{"key": UNREACHABLE, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 5}]),
     );
-    assert_eq!(eviction(&p, &taints, t(100), default), Eviction::At(t(105)));
+    assert_eq!(
+        eviction(&p, &taints, t(100), default, t(0)),
+        Eviction::At(t(105))
+    );
     // Forever.
     let p = pod(json!([{"key": UNREACHABLE, "operator": "Exists", "effect": "NoExecute"}]));
-    assert_eq!(eviction(&p, &taints, t(100), default), Eviction::Stay);
+    assert_eq!(eviction(&p, &taints, t(100), default, t(0)), Eviction::Stay);
     // Another untolerated NoExecute taint: at once.
     let other = vec![Taint {
         key: "drain".into(),
@@ -126,7 +129,7 @@ fn eviction_honours_toleration_seconds_and_the_fog_default() {
         time_added: Some(Time(t(90))),
     }];
     assert_eq!(
-        eviction(&pod(json!([])), &other, t(100), default),
+        eviction(&pod(json!([])), &other, t(100), default, t(0)),
         Eviction::At(t(90))
     );
     // NoSchedule taints never evict.
@@ -137,7 +140,7 @@ fn eviction_honours_toleration_seconds_and_the_fog_default() {
         time_added: None,
     }];
     assert_eq!(
-        eviction(&pod(json!([])), &soft, t(100), default),
+        eviction(&pod(json!([])), &soft, t(100), default, t(0)),
         Eviction::Stay
     );
 }
@@ -174,4 +177,29 @@ fn a_silent_node_has_its_conditions_unknown() {
         (c[0].type_.as_str(), c[0].reason.as_deref()),
         ("Ready", Some("NodeStatusNeverUpdated"))
     );
+}
+
+#[test]
+fn a_full_disruption_stops_evictions_and_restarts_tolerations() {
+    use Health::*;
+    let start = Evictions::Normal { since: t(0) };
+    assert_eq!(start.step(&[Reachable, Unreachable], t(10)), start);
+    let down = start.step(&[Unreachable, Unreachable], t(20));
+    assert_eq!(down, Evictions::FullDisruption);
+    let back = down.step(&[Reachable, Unreachable], t(50));
+    assert_eq!(back, Evictions::Normal { since: t(50) });
+    // A taint from before the disruption counts from its end.
+    let taints = unreachable_since(15);
+    assert_eq!(
+        eviction(
+            &pod(json!([])),
+            &taints,
+            t(51),
+            Duration::from_secs(30),
+            t(50)
+        ),
+        Eviction::At(t(80))
+    );
+    // No nodes at all is not a disruption.
+    assert_eq!(start.step(&[], t(5)), start);
 }

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use std::collections::HashMap;
 
-use super::decide::{self, Eviction, Health, Probe};
+use super::decide::{self, Eviction, Evictions, Health, Probe};
 use crate::config::ControllersConfig;
 use crate::error::{ControllerError, is_conflict, is_not_found};
 use crate::events;
@@ -37,6 +37,9 @@ pub async fn run(client: kube::Client, config: ControllersConfig) -> Result<(), 
     let mut tick = tokio::time::interval(config.node_monitor_period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut probes: HashMap<String, Probe> = HashMap::new();
+    let mut evictions = Evictions::Normal {
+        since: Timestamp::now(),
+    };
     loop {
         tick.tick().await;
         let now = Timestamp::now();
@@ -46,6 +49,7 @@ pub async fn run(client: kube::Client, config: ControllersConfig) -> Result<(), 
                 .iter()
                 .any(|n| n.metadata.name.as_ref() == Some(name))
         });
+        let mut checked = Vec::with_capacity(current.len());
         for node in current {
             let name = node.metadata.name.clone().unwrap_or_default();
             let renew = leases
@@ -61,8 +65,16 @@ pub async fn run(client: kube::Client, config: ControllersConfig) -> Result<(), 
                 now,
             );
             probes.insert(name, probe);
-            let health = probe.health(now, config.node_grace_period);
-            if let Err(e) = check(&client, &config, &node, health, now).await {
+            checked.push((node, probe.health(now, config.node_grace_period)));
+        }
+        let healths: Vec<Health> = checked.iter().map(|(_, h)| *h).collect();
+        let next = evictions.step(&healths, now);
+        if next != evictions {
+            tracing::warn!(?next, "node eviction state changed");
+        }
+        evictions = next;
+        for (node, health) in checked {
+            if let Err(e) = check(&client, &config, &node, health, evictions, now).await {
                 tracing::warn!(node = ?node.metadata.name, error = %e, "node check failed");
             }
         }
@@ -101,6 +113,7 @@ async fn check(
     config: &ControllersConfig,
     node: &Node,
     health: Health,
+    evictions: Evictions,
     now: Timestamp,
 ) -> Result<(), ControllerError> {
     let name = node.metadata.name.clone().unwrap_or_default();
@@ -167,7 +180,10 @@ async fn check(
     if unreachable {
         mark_not_ready(client, &on_node, now).await?;
     }
-    evict(client, config, &on_node, &taints, now).await
+    match evictions {
+        Evictions::Normal { since } => evict(client, config, &on_node, &taints, now, since).await,
+        Evictions::FullDisruption => Ok(()),
+    }
 }
 
 /// Turns the Ready condition of the pods of an unreachable node False.
@@ -213,11 +229,16 @@ async fn evict(
     on_node: &[Pod],
     taints: &[k8s_openapi::api::core::v1::Taint],
     now: Timestamp,
+    clock_start: Timestamp,
 ) -> Result<(), ControllerError> {
     for pod in on_node.iter().filter(|p| is_active(p)) {
-        let Eviction::At(at) =
-            decide::eviction(pod, taints, now, config.default_eviction_toleration)
-        else {
+        let Eviction::At(at) = decide::eviction(
+            pod,
+            taints,
+            now,
+            config.default_eviction_toleration,
+            clock_start,
+        ) else {
             continue;
         };
         if at > now {
