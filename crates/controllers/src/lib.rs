@@ -23,6 +23,12 @@
 //! - it publishes a pod's allocated host ports in [`endpoints::decide::HOST_PORTS`] so endpoints
 //!   become `address:hostPort` (DESIGN §6).
 //!
+//! The node lifecycle controller measures a lease's age from when *it* saw the lease change, so
+//! agent clock skew and server restarts do not mark nodes NotReady; while every node is silent
+//! at once (the server is more likely cut off than all nodes) it evicts nothing, and tolerations
+//! restart when a node is heard from again. A one-node cluster therefore never evicts, as in
+//! Kubernetes.
+//!
 //! DaemonSet pods are created bound (`spec.nodeName`), so the scheduler never sees them.
 //! Garbage collection of dependents is the API server's (`crates/apiserver/src/gc.rs`).
 #![warn(missing_docs)]
