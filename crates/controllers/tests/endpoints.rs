@@ -200,4 +200,18 @@ async fn endpoints_follow_pod_readiness_and_host_ports() {
         slice_view(&slices).await.is_empty().then_some(())
     })
     .await;
+
+    // The Service goes: its slices and Endpoints follow.
+    services.delete("web", &Default::default()).await.unwrap();
+    eventually(10, "the slices and endpoints deleted", || async {
+        let slices_left = slices
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .len();
+        let ep = endpoints.get_opt("web").await.unwrap();
+        (slices_left == 0 && ep.is_none()).then_some(())
+    })
+    .await;
 }

@@ -131,6 +131,9 @@ pub fn desired(svc: &Service, pods: &[Pod]) -> Option<Desired> {
             name: Some(svc_name),
             namespace: svc.metadata.namespace.clone(),
             labels: svc.metadata.labels.clone(),
+            // Kubernetes deletes Endpoints when it sees the Service go; here the API server's
+            // garbage collector does, through this reference.
+            owner_references: Some(vec![owner_reference("v1", "Service", &svc.metadata)]),
             ..Default::default()
         },
         subsets: (!subsets.is_empty()).then_some(subsets),

@@ -158,7 +158,9 @@ async fn reconcile(svc: Arc<Service>, ctx: Arc<Ctx>) -> Result<Action, Controlle
     {
         Some(current)
             if current.subsets.clone().unwrap_or_default()
-                == want.endpoints.subsets.clone().unwrap_or_default() => {}
+                == want.endpoints.subsets.clone().unwrap_or_default()
+                && current.metadata.owner_references
+                    == want.endpoints.metadata.owner_references => {}
         Some(current) => {
             let mut update = want.endpoints.clone();
             update.metadata.resource_version = current.metadata.resource_version.clone();
