@@ -61,10 +61,13 @@ impl Expectations {
     /// returns what is still unobserved.
     pub fn observe(&self, owner: &str, listed: &HashSet<String>, now: Instant) -> Unobserved {
         let mut map = self.by_owner.lock().expect("expectations lock");
+        let fresh = |t: &Instant| now.saturating_duration_since(*t) < EXPECTATION_TTL;
+        // Owners deleted with expectations pending are never observed again: drop whatever
+        // has expired everywhere (the map only holds owners with pending work, so it is small).
+        map.retain(|_, p| p.created.values().any(fresh) || p.deleted.values().any(fresh));
         let Some(p) = map.get_mut(owner) else {
             return Unobserved::default();
         };
-        let fresh = |t: &Instant| now.saturating_duration_since(*t) < EXPECTATION_TTL;
         p.created.retain(|n, t| !listed.contains(n) && fresh(t));
         p.deleted.retain(|n, t| listed.contains(n) && fresh(t));
         let out = Unobserved {
@@ -119,7 +122,10 @@ mod tests {
         let e = Expectations::default();
         let t = Instant::now();
         e.created("rs", "a", t);
+        e.created("gone", "b", t);
         let later = t + EXPECTATION_TTL + Duration::from_secs(1);
         assert!(e.observe("rs", &set(&[]), later).created.is_empty());
+        // The other owner's stale entry went too.
+        assert!(e.by_owner.lock().unwrap().is_empty());
     }
 }
