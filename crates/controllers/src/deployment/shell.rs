@@ -119,6 +119,9 @@ async fn reconcile(d: Arc<Deployment>, ctx: Arc<Ctx>) -> Result<Action, Controll
                     // Created by an earlier reconcile whose watch event has not arrived; the
                     // next reconcile sees it.
                     Err(e) if is_conflict(&e) => {
+                        // Usually our own earlier create; if another controller owns that name
+                        // (Kubernetes bumps `collisionCount` then), this keeps retrying.
+                        tracing::warn!(replicaset = %rs_name, "replicaset exists but is not seen as ours yet");
                         return Ok(Action::requeue(Duration::from_millis(500)));
                     }
                     Err(e) => {
