@@ -17,4 +17,5 @@ pub mod probe;
 pub mod restart;
 pub mod spec;
 pub mod status;
+pub mod volumes;
 pub mod worker;

@@ -60,6 +60,7 @@ pub async fn run(
     host_ip: IpAddr,
     runtimes: Runtimes,
     logs: crate::logs::LogRegistry,
+    pods_dir: std::path::PathBuf,
 ) -> Result<(), ManagerError> {
     // What the runtimes hold from before a restart, by pod uid.
     let mut adoptable = HashMap::new();
@@ -122,6 +123,7 @@ pub async fn run(
                     host_ip,
                     events: events.clone(),
                     logs: logs.clone(),
+                    pods_dir: pods_dir.clone(),
                 };
                 let (tx, rx) = watch::channel(Some(pod.clone()));
                 let worker = Worker::new(ctx, pod, adopted.map(|(_, l)| (l.sandbox, l.containers)));

@@ -60,6 +60,8 @@ pub struct WorkerContext {
     pub events: Recorder,
     /// Where `kubectl logs` finds the pod's containers.
     pub logs: crate::logs::LogRegistry,
+    /// The agent's folder for pod volumes (`<state>/pods/<uid>/volumes/<name>`).
+    pub pods_dir: std::path::PathBuf,
 }
 
 struct Slot {
@@ -143,6 +145,7 @@ pub struct Worker {
     sandbox_retry_at: Option<Instant>,
     sandbox_error: Option<String>,
     slots: Vec<Slot>,
+    volumes: Option<Vec<(String, std::path::PathBuf)>>,
     start_time: String,
     posted: Value,
 }
@@ -208,6 +211,7 @@ impl Worker {
             sandbox_retry_at: None,
             sandbox_error: None,
             slots,
+            volumes: None,
             start_time,
             posted,
         }
@@ -279,6 +283,19 @@ impl Worker {
     async fn make_sandbox(&mut self) {
         if self.sandbox_retry_at.is_some_and(|t| Instant::now() < t) {
             return;
+        }
+        if self.volumes.is_none() {
+            let root = self.ctx.pods_dir.join(&self.sandbox_spec.pod_uid);
+            match crate::volumes::prepare(&self.ctx.client, &self.pod, &root).await {
+                Ok(v) => self.volumes = Some(v),
+                Err(e) => {
+                    let msg = format!("MountVolume.SetUp failed for {e}");
+                    self.ctx.events.warn(&self.pod, "FailedMount", &msg).await;
+                    self.sandbox_error = Some(msg);
+                    self.sandbox_retry_at = Some(Instant::now() + Duration::from_secs(5));
+                    return;
+                }
+            }
         }
         match self.ctx.runtime.create_sandbox(&self.sandbox_spec).await {
             Ok(sb) => {
@@ -376,12 +393,30 @@ impl Worker {
     }
 
     async fn start(&mut self, i: usize, sandbox: &Sandbox) {
-        let cspec = spec::container_spec(
+        let mut cspec = spec::container_spec(
             &self.pod,
             &self.slots[i].spec_json,
             sandbox,
             &self.sandbox_spec,
         );
+        // An adopted pod's volumes were made by the previous agent; make them again (it is
+        // idempotent) so the mounts are known.
+        if self.volumes.is_none() {
+            let root = self.ctx.pods_dir.join(&self.sandbox_spec.pod_uid);
+            self.volumes = crate::volumes::prepare(&self.ctx.client, &self.pod, &root)
+                .await
+                .ok();
+        }
+        let prepared = self.volumes.as_deref().unwrap_or(&[]);
+        match crate::volumes::mounts(&self.slots[i].spec_json, prepared) {
+            Ok(m) => cspec.mounts = m,
+            Err(e) => {
+                let slot = &mut self.slots[i];
+                slot.waiting = Some(("CreateContainerConfigError".into(), e.to_string()));
+                slot.retry_at = Some(Instant::now() + Duration::from_secs(10));
+                return;
+            }
+        }
         let attempt = self.slots[i].attempt;
         match self
             .ctx

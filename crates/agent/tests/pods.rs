@@ -70,6 +70,7 @@ async fn pods_run_restart_and_terminate_gracefully() {
         "127.0.0.2".parse().unwrap(),
         runtimes,
         Default::default(),
+        std::env::temp_dir().join("brume-agent-test-pods"),
     ));
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
     pods.create(&PostParams::default(), &pod("web"))
@@ -136,6 +137,7 @@ async fn a_restarted_agent_adopts_its_pods_and_removes_stale_ones() {
         "127.0.0.3".parse().unwrap(),
         runtimes.clone(),
         Default::default(),
+        std::env::temp_dir().join("brume-agent-test-pods"),
     ));
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
     pods.create(&PostParams::default(), &pod("keep"))
@@ -167,6 +169,7 @@ async fn a_restarted_agent_adopts_its_pods_and_removes_stale_ones() {
         "127.0.0.3".parse().unwrap(),
         runtimes,
         Default::default(),
+        std::env::temp_dir().join("brume-agent-test-pods"),
     ));
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {

@@ -170,7 +170,15 @@ pub async fn run_agent(client: kube::Client, spec: AgentSpec) -> anyhow::Result<
         spec.name.clone(),
         HeartbeatConfig::default(),
     ));
-    manager::run(client, spec.name, spec.address, runtimes, logs).await?;
+    manager::run(
+        client,
+        spec.name,
+        spec.address,
+        runtimes,
+        logs,
+        spec.data.join("pods"),
+    )
+    .await?;
     Ok(())
 }
 
