@@ -34,6 +34,9 @@ pub struct DevArgs {
     /// Node agents to run in this process, each on its own loopback address (127.0.0.2, ...).
     #[arg(long, default_value_t = 3)]
     nodes: u8,
+    /// Hollow nodes to add: agents on the fake runtime, for scale work (127.1.x.y addresses).
+    #[arg(long, default_value_t = 0)]
+    hollow_nodes: u32,
     /// Runtime handlers the dev nodes offer, the default first (docker is skipped where no
     /// engine answers).
     #[arg(long, value_delimiter = ',', default_value = "docker,process")]
@@ -51,7 +54,12 @@ pub async fn dev(args: DevArgs) -> anyhow::Result<()> {
     run(
         args.data,
         args.listen,
-        Some((args.nodes, args.runtimes, data)),
+        Some(DevNodes {
+            nodes: args.nodes,
+            hollow: args.hollow_nodes,
+            runtimes: args.runtimes,
+            data,
+        }),
     )
     .await
 }
@@ -78,22 +86,54 @@ async fn start_control_loops(kubeconfig: &std::path::Path) -> anyhow::Result<kub
 
 /// Starts the control loops and, for `brume dev`, `nodes` agents in this process, each on its
 /// own loopback address.
+/// The nodes `brume dev` runs in its own process.
+#[derive(Clone)]
+struct DevNodes {
+    nodes: u8,
+    hollow: u32,
+    runtimes: Vec<String>,
+    data: PathBuf,
+}
+
+/// The address of hollow node `i` (from 0): 127.1.0.1, 127.1.0.2, ... (all of 127/8 is local).
+fn hollow_address(i: u32) -> std::net::IpAddr {
+    let n = i + 1;
+    std::net::IpAddr::V4(std::net::Ipv4Addr::new(
+        127,
+        1 + (n / 65_000) as u8,
+        ((n % 65_000) / 250) as u8,
+        (n % 250) as u8 + 1,
+    ))
+}
+
 async fn start_cluster(
     kubeconfig: &std::path::Path,
     token: String,
-    nodes: u8,
-    runtimes: Vec<String>,
-    data: PathBuf,
+    dev: DevNodes,
 ) -> anyhow::Result<()> {
     let client = start_control_loops(kubeconfig).await?;
-    for i in 1..=nodes {
+    let real = (1..=dev.nodes).map(|i| {
+        (
+            format!("node-{i}"),
+            std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, i.saturating_add(1))),
+            dev.runtimes.clone(),
+        )
+    });
+    let hollow = (0..dev.hollow).map(|i| {
+        (
+            format!("hollow-{i}"),
+            hollow_address(i),
+            vec!["fake".to_string()],
+        )
+    });
+    for (name, address, runtimes) in real.chain(hollow) {
         let spec = crate::agent::AgentSpec {
-            name: format!("node-{i}"),
-            address: std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, i.saturating_add(1))),
-            data: data.join("nodes").join(format!("node-{i}")),
+            data: dev.data.join("nodes").join(&name),
+            name,
+            address,
             labels: Default::default(),
             geo: None,
-            runtimes: runtimes.clone(),
+            runtimes,
             token: token.clone(),
             pull_images: false,
         };
@@ -108,11 +148,7 @@ async fn start_cluster(
     Ok(())
 }
 
-async fn run(
-    data: PathBuf,
-    listen: SocketAddr,
-    dev: Option<(u8, Vec<String>, PathBuf)>,
-) -> anyhow::Result<()> {
+async fn run(data: PathBuf, listen: SocketAddr, dev: Option<DevNodes>) -> anyhow::Result<()> {
     let dir = DataDir::open(&data)?;
     let token = dir.admin_token()?;
     let store = Arc::new(
@@ -156,18 +192,24 @@ async fn run(
     let kubeconfig = std::fs::canonicalize(&kubeconfig).unwrap_or(kubeconfig);
     tracing::info!(%url, "API server listening");
     let serving_state = state.clone();
-    let (nodes, runtimes, node_data) = dev.clone().unwrap_or((0, Vec::new(), data.clone()));
+    let nodes = dev.clone().unwrap_or(DevNodes {
+        nodes: 0,
+        hollow: 0,
+        runtimes: Vec::new(),
+        data: data.clone(),
+    });
     {
         // The control loops talk to the API: they start once it serves, just below.
         let kubeconfig = kubeconfig.clone();
         let token = token.clone();
         tokio::spawn(async move {
-            if let Err(e) = start_cluster(&kubeconfig, token, nodes, runtimes, node_data).await {
+            if let Err(e) = start_cluster(&kubeconfig, token, nodes).await {
                 tracing::error!(error = %format!("{e:#}"), "starting the dev cluster failed");
             }
         });
     }
-    if let Some((nodes, _, _)) = &dev {
+    if let Some(DevNodes { nodes, hollow, .. }) = &dev {
+        let nodes = u32::from(*nodes) + hollow;
         println!(
             "Brume is running: API server at {url}, {nodes} node(s), data in {}",
             data.display()
