@@ -40,6 +40,10 @@ pub struct AgentArgs {
     /// Let the docker runtime pull absent images from a registry (off: import them instead).
     #[arg(long)]
     pull_images: bool,
+    /// A folder of image tarballs (`docker save` output, `*.tar`) loaded into the docker
+    /// runtime at start, for air-gapped sites.
+    #[arg(long)]
+    images_dir: Option<PathBuf>,
 }
 
 /// Everything an agent needs, however it was started.
@@ -60,6 +64,8 @@ pub struct AgentSpec {
     pub token: String,
     /// Whether docker may pull absent images.
     pub pull_images: bool,
+    /// Image tarballs to load into docker at start.
+    pub images_dir: Option<PathBuf>,
 }
 
 fn parse_labels(items: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
@@ -118,7 +124,12 @@ async fn runtimes(spec: &AgentSpec) -> anyhow::Result<Runtimes> {
             )
             .await
             {
-                Ok(Some(d)) => out.push(Arc::new(d)),
+                Ok(Some(d)) => {
+                    if let Some(dir) = &spec.images_dir {
+                        load_images(&d, dir).await?;
+                    }
+                    out.push(Arc::new(d))
+                }
                 Ok(None) => {
                     tracing::info!("no Docker daemon answers: the docker handler is not offered")
                 }
@@ -190,6 +201,24 @@ pub async fn client_from(kubeconfig: &Path) -> anyhow::Result<kube::Client> {
     Ok(kube::Client::try_from(config)?)
 }
 
+/// Loads every `*.tar` of `dir` into the docker runtime, in name order.
+async fn load_images(docker: &DockerRuntime, dir: &Path) -> anyhow::Result<()> {
+    let mut tars: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading --images-dir {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "tar"))
+        .collect();
+    tars.sort();
+    for tar in tars {
+        let names = docker
+            .import_image(&tar)
+            .await
+            .with_context(|| format!("loading {}", tar.display()))?;
+        tracing::info!(file = %tar.display(), images = ?names, "image loaded");
+    }
+    Ok(())
+}
+
 /// `brume image ...`.
 #[derive(clap::Subcommand)]
 pub enum ImageCommand {
@@ -249,6 +278,7 @@ pub async fn agent(args: AgentArgs) -> anyhow::Result<()> {
         runtimes: args.runtimes,
         token,
         pull_images: args.pull_images,
+        images_dir: args.images_dir,
     };
     run_agent(client, spec).await
 }

@@ -136,6 +136,7 @@ async fn start_cluster(
             runtimes,
             token: token.clone(),
             pull_images: false,
+            images_dir: None,
         };
         let c = client.clone();
         tokio::spawn(async move {

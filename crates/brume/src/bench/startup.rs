@@ -1,12 +1,15 @@
 //! `brume bench startup`: pod startup latency, create → `Running` seen through a watch.
 //!
-//! It starts `brume dev --nodes 3` (API server, scheduler, controllers and three agents in one
-//! child process) on a fresh data folder with the chosen runtime, waits for three Ready nodes,
+//! It starts `brume server` (API server, scheduler, controllers) on a fresh data folder and
+//! three `brume agent` children with the chosen runtime, each on a free loopback address (the
+//! agents of `brume dev` use fixed addresses 127.0.0.2-4, which concurrent test clusters on the
+//! same machine may hold), waits for three Ready nodes,
 //! then creates pods one at a time, each running `sleep 3600`, and times the first watch event
 //! that shows the pod `Running`. The baseline, measured in the same run, is the API's create
 //! latency of the same pods (request sent → 201): the part of startup that is not scheduling,
 //! binding, the agent and the runtime.
 
+use std::net::{Ipv4Addr, TcpListener};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -68,6 +71,49 @@ struct Status {
     phase: Option<String>,
 }
 
+/// The port an agent serves logs on; a loopback address where it is free can host an agent.
+const AGENT_PORT: u16 = 10250;
+
+/// `count` loopback addresses in 127.77.0.0/16 where the agent port is free.
+fn free_loopback_addresses(count: usize) -> Vec<Ipv4Addr> {
+    let base = std::process::id() as usize;
+    (0..65_000usize)
+        .map(|k| {
+            let n = (base * 7 + k) % 65_000 + 2;
+            Ipv4Addr::new(127, 77, (n / 256) as u8, (n % 256) as u8)
+        })
+        .filter(|a| TcpListener::bind((*a, AGENT_PORT)).is_ok())
+        .take(count)
+        .collect()
+}
+
+/// Starts three `brume agent` children for the server's kubeconfig.
+fn start_agents(server: &BrumeChild, runtime: &str) -> anyhow::Result<Vec<tokio::process::Child>> {
+    let exe = std::env::current_exe()?;
+    let dir = server._dir.path();
+    let tag = std::process::id();
+    free_loopback_addresses(3)
+        .into_iter()
+        .enumerate()
+        .map(|(i, addr)| {
+            tokio::process::Command::new(&exe)
+                .arg("agent")
+                .arg("--kubeconfig")
+                .arg(dir.join("kubeconfig"))
+                .args(["--name", &format!("bench-{tag}-{i}")])
+                .args(["--address", &addr.to_string()])
+                .arg("--data")
+                .arg(dir.join(format!("agent-{i}")))
+                .args(["--runtimes", runtime])
+                .env("BRUME_LOG", "warn")
+                .stdout(std::process::Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .context("starting brume agent")
+        })
+        .collect()
+}
+
 /// Whether `node` (a Node as JSON) has condition Ready=True.
 fn is_ready(node: &Value) -> bool {
     node.pointer("/status/conditions")
@@ -92,7 +138,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         args.runtime == "process" || args.runtime == "docker",
         "--runtime is process or docker"
     );
-    let dev = BrumeChild::start(&["dev", "--nodes", "3", "--runtimes", &args.runtime]).await?;
+    let dev = BrumeChild::start(&["server"]).await?;
+    let _agents = start_agents(&dev, &args.runtime)?;
     let client = dev.client.clone();
     let t = Instant::now();
     loop {
@@ -111,7 +158,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     println!(
-        "brume bench startup: brume dev pid {:?}, 3 nodes Ready after {:.1} s, runtime {}, {} pods one at a time",
+        "brume bench startup: brume server pid {:?} + 3 brume agents, 3 nodes Ready after {:.1} s, runtime {}, {} pods one at a time",
         dev.child.id(),
         t.elapsed().as_secs_f64(),
         args.runtime,
@@ -237,6 +284,14 @@ mod tests {
         assert!(is_ready(&ready));
         assert!(!is_ready(&not));
         assert!(!is_ready(&json!({})));
+    }
+
+    #[test]
+    fn free_loopback_addresses_are_distinct_and_bindable() {
+        let a = free_loopback_addresses(3);
+        assert_eq!(a.len(), 3);
+        assert!(a[0] != a[1] && a[1] != a[2] && a[0] != a[2]);
+        assert!(a.iter().all(|x| x.octets()[..2] == [127, 77]));
     }
 
     #[test]
