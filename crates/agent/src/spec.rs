@@ -15,9 +15,17 @@ fn s<'a>(v: &'a Value, ptr: &str) -> &'a str {
     v.pointer(ptr).and_then(Value::as_str).unwrap_or("")
 }
 
-/// The containers of a pod spec (init containers are not run yet).
+/// The containers of a pod spec.
 pub fn containers(pod: &Value) -> Vec<Value> {
     pod.pointer("/spec/containers")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// The init containers of a pod spec, run one after another before the containers.
+pub fn init_containers(pod: &Value) -> Vec<Value> {
+    pod.pointer("/spec/initContainers")
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default()

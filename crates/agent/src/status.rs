@@ -39,6 +39,8 @@ pub struct PodView {
     pub start_time: Option<String>,
     /// The containers, in spec order.
     pub containers: Vec<ContainerView>,
+    /// The init containers, in spec order; they run one after another, before the containers.
+    pub init_containers: Vec<ContainerView>,
     /// Why the sandbox could not be made, if it could not.
     pub sandbox_error: Option<String>,
 }
@@ -86,6 +88,16 @@ fn container_status(c: &ContainerView) -> Value {
 /// The pod phase: Pending until every container has started once; Succeeded or Failed when
 /// all are done; Running otherwise.
 pub fn phase(view: &PodView) -> &'static str {
+    let failed_init = view
+        .init_containers
+        .iter()
+        .any(|c| c.done && !matches!(c.state, Some(ContainerState::Exited { exit_code: 0, .. })));
+    if failed_init {
+        return "Failed";
+    }
+    if !initialized(view) {
+        return "Pending";
+    }
     let cs = &view.containers;
     if !cs.is_empty() && cs.iter().all(|c| c.done) {
         let ok = cs
@@ -101,6 +113,13 @@ pub fn phase(view: &PodView) -> &'static str {
     } else {
         "Running"
     }
+}
+
+/// True when every init container has completed successfully.
+pub fn initialized(view: &PodView) -> bool {
+    view.init_containers
+        .iter()
+        .all(|c| c.done && matches!(c.state, Some(ContainerState::Exited { exit_code: 0, .. })))
 }
 
 fn condition(kind: &str, ok: bool, now: &str, reason: Option<&str>) -> Value {
@@ -133,7 +152,12 @@ pub fn pod_status(view: &PodView, now: &str, previous: &Value) -> Value {
             now,
             None,
         ),
-        condition("Initialized", true, now, None),
+        condition(
+            "Initialized",
+            initialized(view),
+            now,
+            (!initialized(view)).then_some("ContainersNotInitialized"),
+        ),
         condition(
             "ContainersReady",
             ready,
@@ -159,6 +183,7 @@ pub fn pod_status(view: &PodView, now: &str, previous: &Value) -> Value {
         "phase": phase,
         "conditions": conditions,
         "containerStatuses": view.containers.iter().map(container_status).collect::<Vec<_>>(),
+        "initContainerStatuses": view.init_containers.iter().map(container_status).collect::<Vec<_>>(),
         "qosClass": previous.get("qosClass").cloned().unwrap_or(json!("BestEffort")),
     });
     if let Some(ip) = &view.host_ip {
@@ -203,6 +228,7 @@ mod tests {
             pod_ip: Some("127.0.0.2".into()),
             start_time: Some("2026-11-22T00:00:00Z".into()),
             containers: vec![running("a", true), running("b", true)],
+            init_containers: vec![],
             sandbox_error: None,
         };
         let s = pod_status(&view, "2026-11-22T00:00:05Z", &json!({}));
@@ -244,6 +270,51 @@ mod tests {
             .find(|c| c["type"] == "Ready")
             .unwrap();
         assert_eq!(ready["lastTransitionTime"], "t1");
+    }
+
+    #[test]
+    fn init_containers_gate_the_pod() {
+        let exited = |code| ContainerView {
+            name: "init".into(),
+            state: Some(ContainerState::Exited {
+                exit_code: code,
+                reason: "x".into(),
+                started_at: "s".into(),
+                finished_at: "f".into(),
+            }),
+            done: true,
+            ..Default::default()
+        };
+        let mut init = running("init", false);
+        init.done = false;
+        let view = PodView {
+            containers: vec![running("a", true)],
+            init_containers: vec![init],
+            ..Default::default()
+        };
+        let s = pod_status(&view, "t", &json!({}));
+        assert_eq!(s["phase"], "Pending");
+        let cond = s["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["type"] == "Initialized")
+            .unwrap()
+            .clone();
+        assert_eq!(cond["status"], "False");
+        assert_eq!(s["initContainerStatuses"][0]["name"], "init");
+        let done = PodView {
+            containers: vec![running("a", true)],
+            init_containers: vec![exited(0)],
+            ..Default::default()
+        };
+        assert_eq!(phase(&done), "Running");
+        let failed = PodView {
+            containers: vec![running("a", true)],
+            init_containers: vec![exited(1)],
+            ..Default::default()
+        };
+        assert_eq!(phase(&failed), "Failed");
     }
 
     #[test]

@@ -65,6 +65,8 @@ pub struct WorkerContext {
 }
 
 struct Slot {
+    /// An init container: runs to completion before any container starts.
+    init: bool,
     spec_json: Value,
     name: String,
     id: Option<ContainerId>,
@@ -82,7 +84,7 @@ struct Slot {
 }
 
 impl Slot {
-    fn new(spec_json: Value) -> Slot {
+    fn new(spec_json: Value, init: bool) -> Slot {
         let probe = |key: &str, passing: bool| {
             spec_json
                 .get(key)
@@ -90,6 +92,7 @@ impl Slot {
                 .map(|p| ProbeState::new(p, passing))
         };
         Slot {
+            init,
             name: spec_json["name"].as_str().unwrap_or("").to_string(),
             liveness: probe("livenessProbe", true),
             readiness: probe("readinessProbe", false),
@@ -171,7 +174,15 @@ impl Worker {
         adopted: Option<(Sandbox, Vec<ContainerListing>)>,
     ) -> Worker {
         let sandbox_spec = spec::sandbox_spec(&pod, ctx.host_ip);
-        let mut slots: Vec<Slot> = spec::containers(&pod).into_iter().map(Slot::new).collect();
+        let mut slots: Vec<Slot> = spec::init_containers(&pod)
+            .into_iter()
+            .map(|c| Slot::new(c, true))
+            .chain(
+                spec::containers(&pod)
+                    .into_iter()
+                    .map(|c| Slot::new(c, false)),
+            )
+            .collect();
         let mut stage = Stage::NeedSandbox;
         let mut sandbox = None;
         if let Some((sb, containers)) = adopted {
@@ -343,6 +354,15 @@ impl Worker {
             if self.slots[i].done {
                 continue;
             }
+            // Init containers run one at a time, in order; containers wait for all of them.
+            let waiting_on_init = self.slots[..i].iter().any(|s| {
+                s.init
+                    && !(s.done
+                        && matches!(s.state, Some(ContainerState::Exited { exit_code: 0, .. })))
+            });
+            if waiting_on_init {
+                break;
+            }
             if let Some(id) = self.slots[i].id.clone() {
                 match self.ctx.runtime.container_state(&id).await {
                     Ok(state) => self.slots[i].state = Some(state),
@@ -358,7 +378,19 @@ impl Worker {
                     .started_at
                     .map(|t| now - t)
                     .unwrap_or_default();
-                match after_exit(policy, exit_code, self.slots[i].restarts, ran) {
+                // An init container that succeeded is done whatever the policy; one that
+                // failed follows the policy (Always counts as OnFailure for init containers).
+                let decision = if self.slots[i].init && exit_code == 0 {
+                    AfterExit::Done
+                } else {
+                    let p = if self.slots[i].init && policy == RestartPolicy::Always {
+                        RestartPolicy::OnFailure
+                    } else {
+                        policy
+                    };
+                    after_exit(p, exit_code, self.slots[i].restarts, ran)
+                };
+                match decision {
                     AfterExit::Done => {
                         self.slots[i].done = true;
                         continue;
@@ -594,7 +626,18 @@ impl Worker {
             host_ip: Some(self.ctx.host_ip.to_string()),
             pod_ip: self.sandbox.as_ref().map(|s| s.pod_ip.to_string()),
             start_time: Some(self.start_time.clone()),
-            containers: self.slots.iter().map(|s| s.view(prefix)).collect(),
+            containers: self
+                .slots
+                .iter()
+                .filter(|s| !s.init)
+                .map(|s| s.view(prefix))
+                .collect(),
+            init_containers: self
+                .slots
+                .iter()
+                .filter(|s| s.init)
+                .map(|s| s.view(prefix))
+                .collect(),
             sandbox_error: self.sandbox_error.clone(),
         };
         let status = pod_status(&view, &now_time(), &self.posted);

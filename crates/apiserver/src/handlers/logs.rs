@@ -26,18 +26,21 @@ pub async fn handle(ctx: Ctx) -> Result<Response, ApiError> {
         .await?
         .ok_or_else(|| ApiError::not_found(info, &name))?;
     let pod = object::from_kv(&kv)?;
-    let containers: Vec<String> = pod
-        .pointer("/spec/containers")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|c| c["name"].as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default();
+    let names = |field: &str| -> Vec<String> {
+        pod.pointer(field)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|c| c["name"].as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let containers = names("/spec/containers");
+    let init_containers = names("/spec/initContainers");
     let container = match ctx.query.get("container") {
         Some(c) if !c.is_empty() => {
-            if !containers.iter().any(|n| n == c) {
+            if !containers.iter().chain(&init_containers).any(|n| n == c) {
                 return Err(ApiError::BadRequest(format!(
                     "container {c} is not valid for pod {name}: choose one of [{}]",
                     containers.join(" ")
