@@ -40,9 +40,14 @@ impl TestServer {
         let pki = Pki::load_or_create(dir.path(), &["127.0.0.1".into()]).expect("certificates");
         let tls = pki.server_config().expect("a TLS configuration");
         let (stop, stopped) = tokio::sync::oneshot::channel();
-        tokio::spawn(brume_apiserver::serve(listener, state.clone(), tls, async {
-            let _ = stopped.await;
-        }));
+        tokio::spawn(brume_apiserver::serve(
+            listener,
+            state.clone(),
+            tls,
+            async {
+                let _ = stopped.await;
+            },
+        ));
         TestServer {
             addr,
             ca_pem: pki.ca_pem,
@@ -68,7 +73,8 @@ impl TestServer {
 
     /// A kube-rs client for the server.
     pub async fn client(&self) -> kube::Client {
-        let kc = kube::config::Kubeconfig::from_yaml(&self.kubeconfig_yaml()).expect("a kubeconfig");
+        let kc =
+            kube::config::Kubeconfig::from_yaml(&self.kubeconfig_yaml()).expect("a kubeconfig");
         let config = kube::Config::from_custom_kubeconfig(kc, &Default::default())
             .await
             .expect("a client configuration");
