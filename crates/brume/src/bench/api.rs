@@ -139,33 +139,26 @@ struct Phase {
     count: usize,
 }
 
-/// Runs `clients` loops that each create objects back to back for `seconds`.
-async fn create_phase(
-    client: &kube::Client,
-    clients: usize,
-    seconds: u64,
-    tag: &str,
-) -> anyhow::Result<Phase> {
+/// Runs `clients` loops that each call `write(client_index, i)` back to back for `seconds`,
+/// and measures the rate and the latency of the calls.
+async fn write_phase<F, Fut>(clients: usize, seconds: u64, write: F) -> anyhow::Result<Phase>
+where
+    F: Fn(usize, usize) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
+{
     let latencies = Arc::new(Mutex::new(Vec::new()));
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let start = Instant::now();
     let mut tasks = Vec::new();
     for c in 0..clients {
-        let client = client.clone();
         let latencies = latencies.clone();
-        let tag = tag.to_string();
+        let write = write.clone();
         tasks.push(tokio::spawn(async move {
             let mut mine = Vec::new();
             let mut i = 0usize;
             while Instant::now() < deadline {
-                let name = format!("{tag}-{c}-{i}");
                 let t = Instant::now();
-                client
-                    .request_text(post(
-                        "/api/v1/namespaces/default/configmaps",
-                        &configmap(&name),
-                    ))
-                    .await?;
+                write(c, i).await?;
                 mine.push(t.elapsed());
                 i += 1;
             }
@@ -187,46 +180,44 @@ async fn create_phase(
     })
 }
 
+/// Durable ConfigMap creates through the API by `clients` concurrent clients.
+async fn create_phase(
+    client: &kube::Client,
+    clients: usize,
+    seconds: u64,
+    tag: &str,
+) -> anyhow::Result<Phase> {
+    let (client, tag) = (client.clone(), tag.to_string());
+    write_phase(clients, seconds, move |c, i| {
+        let (client, name) = (client.clone(), format!("{tag}-{c}-{i}"));
+        async move {
+            client
+                .request_text(post(
+                    "/api/v1/namespaces/default/configmaps",
+                    &configmap(&name),
+                ))
+                .await?;
+            Ok(())
+        }
+    })
+    .await
+}
+
 /// The baseline: the same durable puts straight into a redb store in this process.
 async fn store_phase(clients: usize, seconds: u64) -> anyhow::Result<Phase> {
     use brume_store::{Precondition, RedbStore, Store};
     let dir = tempfile::tempdir()?;
     let store = Arc::new(RedbStore::open(&dir.path().join("store.redb"))?);
     let value = Bytes::from(serde_json::to_vec(&configmap("baseline"))?);
-    let latencies = Arc::new(Mutex::new(Vec::new()));
-    let deadline = Instant::now() + Duration::from_secs(seconds);
-    let start = Instant::now();
-    let mut tasks = Vec::new();
-    for c in 0..clients {
-        let store = store.clone();
-        let value = value.clone();
-        let latencies = latencies.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut mine = Vec::new();
-            let mut i = 0usize;
-            while Instant::now() < deadline {
-                let key = format!("/registry/core/configmaps/default/b-{c}-{i}");
-                let t = Instant::now();
-                store.put(&key, value.clone(), Precondition::Absent).await?;
-                mine.push(t.elapsed());
-                i += 1;
-            }
-            latencies.lock().await.extend(mine);
-            anyhow::Ok(())
-        }));
-    }
-    for t in tasks {
-        t.await??;
-    }
-    let elapsed = start.elapsed().as_secs_f64();
-    let mut lat = std::mem::take(&mut *latencies.lock().await);
-    lat.sort();
-    Ok(Phase {
-        rate: lat.len() as f64 / elapsed,
-        p50: percentile(&lat, 0.50),
-        p99: percentile(&lat, 0.99),
-        count: lat.len(),
+    write_phase(clients, seconds, move |c, i| {
+        let (store, value) = (store.clone(), value.clone());
+        async move {
+            let key = format!("/registry/core/configmaps/default/b-{c}-{i}");
+            store.put(&key, value, Precondition::Absent).await?;
+            Ok(())
+        }
     })
+    .await
 }
 
 fn now_micros() -> u128 {
