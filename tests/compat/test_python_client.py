@@ -349,27 +349,33 @@ def test_concurrent_replaces_exactly_one_wins(brume, ns):
     assert final.data == {"winner": str(winners[0])}
 
 
-def test_status_subresource(apps, ns):
-    d = apps.create_namespaced_deployment(ns, deployment("st"))
-    assert d.metadata.generation == 1
-    after = apps.patch_namespaced_deployment_status(
-        "st", ns, {"status": {"replicas": 2, "readyReplicas": 1, "observedGeneration": 1}, "spec": {"replicas": 9}}
+def test_status_subresource(core, ns):
+    # A Service: no controller writes its status, so the test owns it (a Deployment's status
+    # belongs to the Deployment controller, which would race with the test).
+    svc = client.V1Service(
+        metadata=client.V1ObjectMeta(name="st"),
+        spec=client.V1ServiceSpec(selector={"app": "st"}, ports=[client.V1ServicePort(port=80)]),
     )
-    assert after.status.replicas == 2 and after.status.ready_replicas == 1 and after.status.observed_generation == 1
-    assert after.spec.replicas == 2, "a status write must not change spec"
+    created = core.create_namespaced_service(ns, svc)
+    assert created.metadata.generation == 1
+    after = core.patch_namespaced_service_status(
+        "st", ns,
+        {"status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.10"}]}}, "spec": {"ports": [{"port": 81}]}},
+    )
+    assert after.status.load_balancer.ingress[0].ip == "192.0.2.10"
+    assert after.spec.ports[0].port == 80, "a status write must not change spec"
     assert after.metadata.generation == 1, "a status write does not bump generation"
 
     # A write to the main resource cannot change status.
-    cur = apps.read_namespaced_deployment("st", ns)
-    cur.status.ready_replicas = 2
-    cur.status.replicas = 7
+    cur = core.read_namespaced_service("st", ns)
+    cur.status.load_balancer.ingress[0].ip = "192.0.2.99"
     cur.metadata.labels = {"app": "st", "x": "y"}
-    upd = apps.replace_namespaced_deployment("st", ns, cur)
+    upd = core.replace_namespaced_service("st", ns, cur)
     assert upd.metadata.labels.get("x") == "y"
-    assert upd.status.replicas == 2 and upd.status.ready_replicas == 1, upd.status
-    pat = apps.patch_namespaced_deployment("st", ns, {"status": {"replicas": 99}})
-    assert pat.status.replicas == 2
-    assert apps.read_namespaced_deployment_status("st", ns).status.replicas == 2
+    assert upd.status.load_balancer.ingress[0].ip == "192.0.2.10", upd.status
+    pat = core.patch_namespaced_service("st", ns, {"status": {"loadBalancer": {"ingress": [{"ip": "192.0.2.77"}]}}})
+    assert pat.status.load_balancer.ingress[0].ip == "192.0.2.10"
+    assert core.read_namespaced_service_status("st", ns).status.load_balancer.ingress[0].ip == "192.0.2.10"
 
 
 def test_generation_increments_on_spec_change_only(apps, ns):
