@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+from pathlib import Path
+
 import pytest
 
 from brumetest import BrumeServer, uniq
@@ -18,11 +24,41 @@ def _start(tmp_path_factory, name: str) -> BrumeServer:
     return srv
 
 
+def _remove_node_leftovers(data: Path) -> None:
+    """Pods outlive their agent by design (a node cut off keeps serving); a test server's nodes
+    must not outlive the test. Removes the docker containers of this server's nodes (their
+    `io.brume.node` label names the node's state folder) and kills its process-runtime pods."""
+    root = str(data.resolve())
+    try:
+        ids = subprocess.run(
+            ["docker", "ps", "-aq", "--filter", "label=io.brume.node"],
+            capture_output=True, text=True, timeout=30,
+        ).stdout.split()
+        if ids:
+            out = subprocess.run(
+                ["docker", "inspect", "--format", '{{.Id}} {{index .Config.Labels "io.brume.node"}}', *ids],
+                capture_output=True, text=True, timeout=60,
+            ).stdout
+            mine = [line.split()[0] for line in out.splitlines() if root in line]
+            if mine:
+                subprocess.run(["docker", "rm", "-f", *mine], capture_output=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    for record in data.glob("nodes/*/process/pods/*/*.json"):
+        try:
+            pid = int(json.loads(record.read_text()).get("pid", 0))
+            if pid > 1:
+                os.killpg(pid, signal.SIGKILL)
+        except (OSError, ValueError, json.JSONDecodeError, AttributeError):
+            pass
+
+
 def _finish(srv: BrumeServer, request) -> None:
     try:
         srv.stop()
     finally:
         _LIVE.remove(srv)
+        _remove_node_leftovers(srv.data)
 
 
 @pytest.fixture(scope="module")
