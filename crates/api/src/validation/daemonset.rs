@@ -3,7 +3,7 @@
 use k8s_openapi::api::apps::v1::{DaemonSet, DaemonSetUpdateStrategy};
 use serde_json::Value;
 
-use super::errors::{forbidden, non_negative, not_supported};
+use super::errors::non_negative;
 use super::{rolling, template, typed, typed_quiet};
 use crate::error::FieldError;
 
@@ -36,31 +36,17 @@ pub(super) fn validate(obj: &Value, errs: &mut Vec<FieldError>) {
 }
 
 fn validate_strategy(strategy: &DaemonSetUpdateStrategy, errs: &mut Vec<FieldError>) {
-    match strategy.type_.as_deref() {
-        Some("OnDelete") => {
-            if strategy.rolling_update.is_some() {
-                errs.push(forbidden(
-                    "spec.updateStrategy.rollingUpdate",
-                    "may not be specified when strategy `type` is 'OnDelete'",
-                ));
-            }
-        }
-        Some("RollingUpdate") | None => {
-            if let Some(r) = &strategy.rolling_update {
-                rolling::validate(
-                    r.max_surge.as_ref(),
-                    r.max_unavailable.as_ref(),
-                    "spec.updateStrategy.rollingUpdate",
-                    errs,
-                );
-            }
-        }
-        Some(other) => errs.push(not_supported(
-            "spec.updateStrategy.type",
-            other,
-            &["OnDelete", "RollingUpdate"],
-        )),
-    }
+    let rolling = strategy
+        .rolling_update
+        .as_ref()
+        .map(|r| (r.max_surge.as_ref(), r.max_unavailable.as_ref()));
+    rolling::validate_strategy(
+        strategy.type_.as_deref(),
+        rolling,
+        "spec.updateStrategy",
+        "OnDelete",
+        errs,
+    );
 }
 
 /// Checks an update against the stored DaemonSet: the selector is fixed.

@@ -3,7 +3,7 @@
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentStrategy};
 use serde_json::Value;
 
-use super::errors::{forbidden, non_negative, not_supported};
+use super::errors::non_negative;
 use super::{rolling, template, typed, typed_quiet};
 use crate::error::FieldError;
 
@@ -48,31 +48,17 @@ pub(super) fn validate(obj: &Value, errs: &mut Vec<FieldError>) {
 }
 
 fn validate_strategy(strategy: &DeploymentStrategy, errs: &mut Vec<FieldError>) {
-    match strategy.type_.as_deref() {
-        Some("Recreate") => {
-            if strategy.rolling_update.is_some() {
-                errs.push(forbidden(
-                    "spec.strategy.rollingUpdate",
-                    "may not be specified when strategy `type` is 'Recreate'",
-                ));
-            }
-        }
-        Some("RollingUpdate") | None => {
-            if let Some(r) = &strategy.rolling_update {
-                rolling::validate(
-                    r.max_surge.as_ref(),
-                    r.max_unavailable.as_ref(),
-                    "spec.strategy.rollingUpdate",
-                    errs,
-                );
-            }
-        }
-        Some(other) => errs.push(not_supported(
-            "spec.strategy.type",
-            other,
-            &["Recreate", "RollingUpdate"],
-        )),
-    }
+    let rolling = strategy
+        .rolling_update
+        .as_ref()
+        .map(|r| (r.max_surge.as_ref(), r.max_unavailable.as_ref()));
+    rolling::validate_strategy(
+        strategy.type_.as_deref(),
+        rolling,
+        "spec.strategy",
+        "Recreate",
+        errs,
+    );
 }
 
 /// Checks an update against the stored Deployment: the selector is fixed.

@@ -3,8 +3,40 @@
 
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::errors::{invalid_str, quote, regex_error};
+use super::errors::{forbidden, invalid_str, not_supported, quote, regex_error};
 use crate::error::FieldError;
+
+/// Validates an update strategy at `path` (`spec.strategy`, `spec.updateStrategy`): its type is
+/// `RollingUpdate` (the default) or `other` (`Recreate`, `OnDelete`), `rollingUpdate` may only
+/// go with `RollingUpdate`, and its bounds are checked with [`validate`].
+pub(super) fn validate_strategy(
+    type_: Option<&str>,
+    rolling_update: Option<(Option<&IntOrString>, Option<&IntOrString>)>,
+    path: &str,
+    other: &str,
+    errs: &mut Vec<FieldError>,
+) {
+    match type_ {
+        Some(t) if t == other => {
+            if rolling_update.is_some() {
+                errs.push(forbidden(
+                    format!("{path}.rollingUpdate"),
+                    format!("may not be specified when strategy `type` is '{other}'"),
+                ));
+            }
+        }
+        Some("RollingUpdate") | None => {
+            if let Some((surge, unavailable)) = rolling_update {
+                validate(surge, unavailable, &format!("{path}.rollingUpdate"), errs);
+            }
+        }
+        Some(t) => errs.push(not_supported(
+            format!("{path}.type"),
+            t,
+            &[other, "RollingUpdate"],
+        )),
+    }
+}
 
 /// Validates a rolling update's bounds at `path` (`spec.strategy.rollingUpdate`). Absent values
 /// are left to defaulting.
@@ -90,6 +122,37 @@ fn show(v: Option<&IntOrString>) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn strategies_name_their_own_fields_and_alternatives() {
+        let mut errs = Vec::new();
+        validate_strategy(
+            Some("Recreate"),
+            Some((None, None)),
+            "spec.strategy",
+            "Recreate",
+            &mut errs,
+        );
+        validate_strategy(
+            Some("Blue"),
+            None,
+            "spec.updateStrategy",
+            "OnDelete",
+            &mut errs,
+        );
+        assert_eq!(errs[0].field, "spec.strategy.rollingUpdate");
+        assert!(errs[0].detail.contains("'Recreate'"), "{}", errs[0].detail);
+        assert_eq!(errs[1].field, "spec.updateStrategy.type");
+        assert!(
+            errs[1].message().contains("\"OnDelete\""),
+            "{}",
+            errs[1].message()
+        );
+        let mut none = Vec::new();
+        validate_strategy(None, None, "spec.strategy", "Recreate", &mut none);
+        assert!(none.is_empty());
+    }
+
     use super::*;
 
     fn messages(surge: Option<IntOrString>, unavailable: Option<IntOrString>) -> Vec<String> {
