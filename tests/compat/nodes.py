@@ -8,6 +8,7 @@ time, so a reused pid is never touched).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -101,8 +102,12 @@ def record_alive(rec: dict) -> bool:
 class Agent:
     """A `brume agent` process joined to a server, in its own process group."""
 
-    def __init__(self, server: Server, name: str, address: str, data: Path, log_dir: Path, runtimes: str = "process"):
+    def __init__(
+        self, server: Server, name: str, address: str, data: Path, log_dir: Path, runtimes: str = "process",
+        token: str | None = None,
+    ):
         self.server = server
+        self.token = token
         self.name = name
         self.address = address
         self.data = Path(data)
@@ -125,7 +130,8 @@ class Agent:
         self.proc = subprocess.Popen(
             [
                 str(brume_bin()), "agent",
-                "--kubeconfig", str(self.server.kubeconfig),
+                "--server", self.server.url,
+                "--token", self.token or (self.server.data / "join-token").read_text().strip(),
                 "--name", self.name,
                 "--address", self.address,
                 "--data", str(self.data),
@@ -305,3 +311,22 @@ class Cluster:
             return []
         live = {a.name for a in self.agents if a.running()}
         return [p["metadata"]["name"] for p in r.json()["items"] if p.get("spec", {}).get("nodeName") in live]
+
+
+@contextlib.contextmanager
+def running_cluster(base: Path, n_agents: int, live: list, runtimes: str = "process"):
+    """A started cluster of a server and `n_agents` agents offering `runtimes`, registered in
+    `live` (the list the session's teardown kills from) and torn down when the block ends."""
+    c = Cluster(base)
+    live.append(c.server)
+    try:
+        c.start(n_agents, runtimes=runtimes)
+        live.extend(c.agents)
+        yield c
+    finally:
+        try:
+            c.teardown()
+        finally:
+            for p in [c.server, *c.agents]:
+                if p in live:
+                    live.remove(p)

@@ -87,3 +87,81 @@ def test_init_containers_run_first_and_a_failed_one_fails_the_pod(brume, ns):
     bad = pod_json(brume, ns, "bad")["status"]
     assert bad["containerStatuses"][0]["state"].get("running") is None, "the app must not start after a failed init"
     brume.kubectl("delete", "pod", "ok", "bad", "-n", ns)
+
+
+DOWNWARD_POD = """
+apiVersion: v1
+kind: Pod
+metadata:
+  name: info
+  namespace: {ns}
+  labels: {{app: shop, tier: front}}
+spec:
+  runtimeClassName: process
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: none
+    command: ["sh", "-c", "cat $BRUME_MOUNT_PODINFO/name; echo; cat $BRUME_MOUNT_PODINFO/labels; echo; cat $BRUME_MOUNT_PODINFO/mem; echo; cat $BRUME_MOUNT_ALL/greeting; echo; cat $BRUME_MOUNT_ALL/pw; echo; cat $BRUME_MOUNT_ALL/ns; echo; echo cpu=$CPU_MILLI; sleep 3600"]
+    resources:
+      requests: {{cpu: 250m, memory: 32Mi}}
+      limits: {{memory: 64Mi}}
+    env:
+    - name: CPU_MILLI
+      valueFrom: {{resourceFieldRef: {{resource: requests.cpu, divisor: 1m}}}}
+    volumeMounts:
+    - {{name: podinfo, mountPath: /podinfo}}
+    - {{name: all, mountPath: /all}}
+  volumes:
+  - name: podinfo
+    downwardAPI:
+      items:
+      - {{path: name, fieldRef: {{fieldPath: metadata.name}}}}
+      - {{path: labels, fieldRef: {{fieldPath: metadata.labels}}}}
+      - {{path: mem, resourceFieldRef: {{containerName: c, resource: limits.memory, divisor: 1Mi}}}}
+  - name: all
+    projected:
+      sources:
+      - configMap: {{name: conf, items: [{{key: greeting, path: greeting}}]}}
+      - secret: {{name: sec}}
+      - downwardAPI: {{items: [{{path: ns, fieldRef: {{fieldPath: metadata.namespace}}}}]}}
+"""
+
+
+def test_downward_api_and_projected_volumes_carry_the_pods_own_facts(brume, ns):
+    brume.kubectl("create", "configmap", "conf", "-n", ns, "--from-literal=greeting=bonjour")
+    brume.kubectl("create", "secret", "generic", "sec", "-n", ns, "--from-literal=pw=s3cret")
+    brume.kubectl("apply", "-f", "-", input=DOWNWARD_POD.format(ns=ns))
+    expected = ["info", 'app="shop"', 'tier="front"', "64", "bonjour", "s3cret", ns, "cpu=250"]
+    wait_until(
+        lambda: brume.kubectl("logs", "-n", ns, "info", check=False).stdout.split() == expected,
+        60, 0.5, f"the container to print {expected}",
+    )
+    brume.kubectl("delete", "pod", "info", "-n", ns)
+
+
+def test_an_unsupported_projection_fails_the_mount_with_a_reason(brume, ns):
+    pod = """
+apiVersion: v1
+kind: Pod
+metadata: {{name: sat, namespace: {ns}}}
+spec:
+  runtimeClassName: process
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {{name: c, image: none, command: ["sleep", "3600"], volumeMounts: [{{name: t, mountPath: /t}}]}}
+  volumes:
+  - name: t
+    projected: {{sources: [{{serviceAccountToken: {{path: token}}}}]}}
+"""
+    brume.kubectl("apply", "-f", "-", input=pod.format(ns=ns))
+
+    def failed_mount():
+        out = brume.kubectl("get", "events", "-n", ns, "--field-selector", "involvedObject.name=sat", "-o", "json").stdout
+        import json
+
+        return [e["message"] for e in json.loads(out)["items"] if e.get("reason") == "FailedMount"]
+
+    wait_until(lambda: failed_mount(), 30, 0.5, "a FailedMount event for the serviceAccountToken projection")
+    assert "serviceAccountToken" in failed_mount()[0] and "not supported" in failed_mount()[0], failed_mount()
+    brume.kubectl("delete", "pod", "sat", "-n", ns, "--wait=false")

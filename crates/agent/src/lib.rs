@@ -7,9 +7,11 @@
 //! status a pod reports ([`status`]). The async shells gather facts and apply decisions.
 #![warn(missing_docs)]
 
+pub mod downward;
 pub mod events;
 pub mod heartbeat;
 pub mod host;
+pub mod join;
 pub mod logs;
 pub mod manager;
 pub mod node;

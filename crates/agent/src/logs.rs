@@ -1,6 +1,8 @@
 //! Container logs for `kubectl logs`: workers record which container is current and which was
-//! previous for each pod container, and a small HTTP endpoint on the node address (the
-//! kubelet's port, 10250) streams them. The API server's `pods/log` proxies to it.
+//! previous for each pod container, and a small HTTPS endpoint on the node address (the
+//! kubelet's port, 10250) streams them. The API server's `pods/log` proxies to it; the
+//! endpoint's TLS asks for a client certificate from the cluster CA (see
+//! [`crate::join::log_tls`]), so only the API server is served.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -9,7 +11,7 @@ use std::sync::{Arc, RwLock};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use brume_runtime::{ContainerId, ContainerRuntime, LogOptions};
 use futures::StreamExt;
@@ -73,7 +75,6 @@ impl LogRegistry {
 #[derive(Clone)]
 struct Server {
     logs: LogRegistry,
-    token: String,
 }
 
 #[derive(serde::Deserialize)]
@@ -96,19 +97,7 @@ async fn container_logs(
     State(server): State<Server>,
     Path((ns, pod, container)): Path<(String, String, String)>,
     Query(q): Query<LogQuery>,
-    headers: HeaderMap,
 ) -> Response {
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    if presented != Some(server.token.as_str()) {
-        return (
-            StatusCode::UNAUTHORIZED,
-            "a valid bearer token is required\n",
-        )
-            .into_response();
-    }
     let Some(target) = server.logs.get(&ns, &pod, &container) else {
         return (
             StatusCode::NOT_FOUND,
@@ -153,17 +142,47 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<tokio::net::TcpListener> 
     tokio::net::TcpListener::bind(addr).await
 }
 
-/// Serves logs on `listener` to callers presenting `token`, until the process stops.
+/// Serves logs on `listener` over TLS with `tls` (which decides who may connect), until the
+/// process stops.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     logs: LogRegistry,
-    token: String,
+    tls: rustls::ServerConfig,
 ) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
     let app = Router::new()
         .route(
             "/containerLogs/{ns}/{pod}/{container}",
             axum::routing::get(container_logs),
         )
-        .with_state(Server { logs, token });
-    axum::serve(listener, app).await
+        .with_state(Server { logs });
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+    loop {
+        let (tcp, peer) = match listener.accept().await {
+            Ok(conn) => conn,
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                tracing::warn!(error = %e, "log endpoint accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let (acceptor, app) = (acceptor.clone(), app.clone());
+        tokio::spawn(async move {
+            let tls = match acceptor.accept(tcp).await {
+                Ok(tls) => tls,
+                Err(e) => {
+                    tracing::debug!(%peer, error = %e, "log endpoint: TLS handshake refused");
+                    return;
+                }
+            };
+            let service = hyper_util::service::TowerToHyperService::new(app);
+            let served = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(tls), service)
+                .await;
+            if let Err(e) = served {
+                tracing::debug!(%peer, error = %e, "log connection ended with an error");
+            }
+        });
+    }
 }

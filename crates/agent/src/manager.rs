@@ -74,6 +74,7 @@ pub async fn run(
         }
     }
     let events = Recorder::new(client.clone(), node.clone());
+    let node_resources = crate::downward::NodeResources::of(&crate::host::facts());
     let pods: Api<Pod> = Api::all(client.clone());
     let config = watcher::Config::default().fields(&format!("spec.nodeName={node}"));
     let mut stream = watcher(pods, config).boxed();
@@ -124,6 +125,7 @@ pub async fn run(
                     events: events.clone(),
                     logs: logs.clone(),
                     pods_dir: pods_dir.clone(),
+                    node: node_resources,
                 };
                 let (tx, rx) = watch::channel(Some(pod.clone()));
                 let worker = Worker::new(ctx, pod, adopted.map(|(_, l)| (l.sandbox, l.containers)));

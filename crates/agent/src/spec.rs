@@ -8,6 +8,8 @@ use brume_api::validation::parse_quantity;
 use brume_runtime::{ContainerSpec, PortSpec, Sandbox, SandboxSpec};
 use serde_json::Value;
 
+use crate::downward::{self, NodeResources};
+
 /// The label the runtimes keep with a container's pod uid.
 pub const POD_UID_LABEL: &str = "io.brume.pod-uid";
 
@@ -83,36 +85,6 @@ pub fn host_ports_annotation(spec: &SandboxSpec, sandbox: &Sandbox) -> String {
 }
 
 /// A downward-API `fieldRef` value.
-fn field_ref(pod: &Value, path: &str, pod_ip: &str, host_ip: &str) -> String {
-    match path {
-        "metadata.name" => s(pod, "/metadata/name").into(),
-        "metadata.namespace" => s(pod, "/metadata/namespace").into(),
-        "metadata.uid" => s(pod, "/metadata/uid").into(),
-        "spec.nodeName" => s(pod, "/spec/nodeName").into(),
-        "spec.serviceAccountName" => s(pod, "/spec/serviceAccountName").into(),
-        "status.podIP" | "status.podIPs" => pod_ip.into(),
-        "status.hostIP" | "status.hostIPs" => host_ip.into(),
-        other => {
-            // metadata.labels['key'] and metadata.annotations['key']
-            let lookup = |prefix: &str, field: &str| {
-                other
-                    .strip_prefix(prefix)
-                    .and_then(|r| r.strip_suffix("']"))
-                    .map(|k| {
-                        pod.pointer(&format!("/metadata/{field}"))
-                            .and_then(|m| m.get(k))
-                            .and_then(Value::as_str)
-                            .unwrap_or("")
-                            .to_string()
-                    })
-            };
-            lookup("metadata.labels['", "labels")
-                .or_else(|| lookup("metadata.annotations['", "annotations"))
-                .unwrap_or_default()
-        }
-    }
-}
-
 fn env_name(port_name: &str) -> String {
     port_name
         .chars()
@@ -132,10 +104,14 @@ pub fn container_spec(
     c: &Value,
     sandbox: &Sandbox,
     sandbox_spec: &SandboxSpec,
+    node: NodeResources,
 ) -> ContainerSpec {
     let name = s(c, "/name").to_string();
-    let pod_ip = sandbox.pod_ip.to_string();
-    let host_ip = sandbox_spec.host_ip.to_string();
+    let facts = downward::Facts {
+        pod_ip: sandbox.pod_ip.to_string(),
+        host_ip: sandbox_spec.host_ip.to_string(),
+        node,
+    };
     let mut env = Vec::new();
     // Allocated ports first, so the pod's own env can refer to them with $(PORT).
     let mine: Vec<(&PortSpec, u16)> = sandbox_spec
@@ -153,7 +129,7 @@ pub fn container_spec(
             env.push((format!("BRUME_PORT_{}", env_name(n)), h.to_string()));
         }
     }
-    env.push(("BRUME_BIND_ADDRESS".to_string(), host_ip.clone()));
+    env.push(("BRUME_BIND_ADDRESS".to_string(), facts.host_ip.clone()));
     for e in c
         .get("env")
         .and_then(Value::as_array)
@@ -167,7 +143,12 @@ pub fn container_spec(
             .pointer("/valueFrom/fieldRef/fieldPath")
             .and_then(Value::as_str)
         {
-            field_ref(pod, path, &pod_ip, &host_ip)
+            downward::field(pod, path, &facts).unwrap_or_default()
+        } else if let Some(r) = e.pointer("/valueFrom/resourceFieldRef") {
+            let container = r["containerName"].as_str().unwrap_or(&name);
+            let resource = r["resource"].as_str().unwrap_or("");
+            downward::resource(pod, container, resource, r["divisor"].as_str(), &facts)
+                .unwrap_or_default()
         } else {
             String::new()
         };
@@ -269,7 +250,13 @@ mod tests {
             pod_ip: host,
             host_ports: vec![41000, 41001],
         };
-        let c = container_spec(&pod(), &containers(&pod())[0], &sandbox, &sspec);
+        let c = container_spec(
+            &pod(),
+            &containers(&pod())[0],
+            &sandbox,
+            &sspec,
+            NodeResources::default(),
+        );
         let env: BTreeMap<_, _> = c.env.iter().cloned().collect();
         assert_eq!(env["PORT"], "41000");
         assert_eq!(env["BRUME_PORT_HTTP"], "41000");

@@ -1,5 +1,7 @@
-//! Pod volumes on the node: `emptyDir`, `hostPath`, `configMap` and `secret`, made into host
-//! folders that the runtimes bind-mount (docker) or point to (process).
+//! Pod volumes on the node: `emptyDir`, `hostPath`, `configMap`, `secret`, `downwardAPI` and
+//! `projected` (of configMaps, secrets and the Downward API), made into host folders that the
+//! runtimes bind-mount (docker) or point to (process). They are written when the pod starts;
+//! later changes to their sources are not carried into running pods.
 
 use std::path::{Path, PathBuf};
 
@@ -7,6 +9,8 @@ use brume_runtime::Mount;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::Api;
 use serde_json::Value;
+
+use crate::downward;
 
 /// Why a volume could not be prepared; the pod waits with this message.
 #[derive(Debug, thiserror::Error)]
@@ -88,8 +92,13 @@ pub async fn prepare(
     client: &kube::Client,
     pod: &Value,
     root: &Path,
+    node: downward::NodeResources,
 ) -> Result<Vec<(String, PathBuf)>, VolumeError> {
     let ns = pod["metadata"]["namespace"].as_str().unwrap_or("default");
+    let facts = downward::Facts {
+        node,
+        ..Default::default()
+    };
     let mut out = Vec::new();
     for v in pod["spec"]["volumes"]
         .as_array()
@@ -118,59 +127,120 @@ pub async fn prepare(
             out.push((name, path));
             continue;
         } else if let Some(c) = v.get("configMap") {
-            let cm_name = c["name"].as_str().unwrap_or("");
-            let optional = c["optional"].as_bool().unwrap_or(false);
-            let api: Api<ConfigMap> = Api::namespaced(client.clone(), ns);
-            let data: Vec<(String, Vec<u8>)> = match api.get_opt(cm_name).await {
-                Ok(Some(cm)) => cm
-                    .data
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|(k, v)| (k, v.into_bytes()))
-                    .chain(
-                        cm.binary_data
-                            .unwrap_or_default()
-                            .into_iter()
-                            .map(|(k, v)| (k, v.0)),
-                    )
-                    .collect(),
-                Ok(None) if optional => Vec::new(),
-                Ok(None) => {
-                    return Err(src(format!(
-                        "configmap {cm_name:?} not found in namespace {ns}"
-                    )));
-                }
-                Err(e) => return Err(src(format!("reading configmap {cm_name:?}: {e}"))),
-            };
+            let data = config_map_data(client, ns, c["name"].as_str().unwrap_or(""), c)
+                .await
+                .map_err(src)?;
             write_files(&name, &dir, &files_of(&data, c.get("items")))?;
-        } else if let Some(s) = v.get("secret") {
-            let secret_name = s["secretName"].as_str().unwrap_or("");
-            let optional = s["optional"].as_bool().unwrap_or(false);
-            let api: Api<Secret> = Api::namespaced(client.clone(), ns);
-            let data: Vec<(String, Vec<u8>)> = match api.get_opt(secret_name).await {
-                Ok(Some(secret)) => secret
-                    .data
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|(k, v)| (k, v.0))
-                    .collect(),
-                Ok(None) if optional => Vec::new(),
-                Ok(None) => {
-                    return Err(src(format!(
-                        "secret {secret_name:?} not found in namespace {ns}"
-                    )));
-                }
-                Err(e) => return Err(src(format!("reading secret {secret_name:?}: {e}"))),
-            };
-            write_files(&name, &dir, &files_of(&data, s.get("items")))?;
+        } else if let Some(sv) = v.get("secret") {
+            let data = secret_data(client, ns, sv["secretName"].as_str().unwrap_or(""), sv)
+                .await
+                .map_err(src)?;
+            write_files(&name, &dir, &files_of(&data, sv.get("items")))?;
+        } else if let Some(d) = v.get("downwardAPI") {
+            let items = d["items"].as_array().cloned().unwrap_or_default();
+            let files = downward::files(pod, &items, &facts).map_err(src)?;
+            write_files(&name, &dir, &files)?;
+        } else if let Some(p) = v.get("projected") {
+            let mut files = Vec::new();
+            for source in p["sources"].as_array().cloned().unwrap_or_default() {
+                files.extend(
+                    projection(client, pod, ns, &source, &facts)
+                        .await
+                        .map_err(src)?,
+                );
+            }
+            write_files(&name, &dir, &files)?;
         } else {
-            // Other sources (downwardAPI, projected, ...) are not supported yet; an empty
-            // folder keeps the mount from failing and the event says so.
-            write_files(&name, &dir, &[])?;
+            let kind = v
+                .as_object()
+                .and_then(|m| m.keys().find(|k| *k != "name").cloned())
+                .unwrap_or_else(|| "none".into());
+            return Err(src(format!(
+                "the volume source {kind:?} is not supported on this node: use emptyDir, \
+                 hostPath, configMap, secret, downwardAPI or projected"
+            )));
         }
         out.push((name, dir));
     }
     Ok(out)
+}
+
+/// A ConfigMap's data and binary data as files, or nothing when it is missing and `source`
+/// (a volume or projection source) says `optional`.
+async fn config_map_data(
+    client: &kube::Client,
+    ns: &str,
+    name: &str,
+    source: &Value,
+) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), ns);
+    match api.get_opt(name).await {
+        Ok(Some(cm)) => Ok(cm
+            .data
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, v.into_bytes()))
+            .chain(
+                cm.binary_data
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(k, v)| (k, v.0)),
+            )
+            .collect()),
+        Ok(None) if source["optional"].as_bool().unwrap_or(false) => Ok(Vec::new()),
+        Ok(None) => Err(format!("configmap {name:?} not found in namespace {ns}")),
+        Err(e) => Err(format!("reading configmap {name:?}: {e}")),
+    }
+}
+
+/// A Secret's data as files, or nothing when it is missing and `source` says `optional`.
+async fn secret_data(
+    client: &kube::Client,
+    ns: &str,
+    name: &str,
+    source: &Value,
+) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let api: Api<Secret> = Api::namespaced(client.clone(), ns);
+    match api.get_opt(name).await {
+        Ok(Some(secret)) => Ok(secret
+            .data
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, v.0))
+            .collect()),
+        Ok(None) if source["optional"].as_bool().unwrap_or(false) => Ok(Vec::new()),
+        Ok(None) => Err(format!("secret {name:?} not found in namespace {ns}")),
+        Err(e) => Err(format!("reading secret {name:?}: {e}")),
+    }
+}
+
+/// The files of one source of a `projected` volume.
+async fn projection(
+    client: &kube::Client,
+    pod: &Value,
+    ns: &str,
+    source: &Value,
+    facts: &downward::Facts,
+) -> Result<Vec<(String, Vec<u8>)>, String> {
+    if let Some(c) = source.get("configMap") {
+        let data = config_map_data(client, ns, c["name"].as_str().unwrap_or(""), c).await?;
+        Ok(files_of(&data, c.get("items")))
+    } else if let Some(sv) = source.get("secret") {
+        let data = secret_data(client, ns, sv["name"].as_str().unwrap_or(""), sv).await?;
+        Ok(files_of(&data, sv.get("items")))
+    } else if let Some(d) = source.get("downwardAPI") {
+        let items = d["items"].as_array().cloned().unwrap_or_default();
+        downward::files(pod, &items, facts)
+    } else {
+        let kind = source
+            .as_object()
+            .and_then(|m| m.keys().next().cloned())
+            .unwrap_or_default();
+        Err(format!(
+            "the projected source {kind:?} is not supported: Brume issues no service account \
+             tokens or trust bundles; project configMap, secret or downwardAPI"
+        ))
+    }
 }
 
 /// The mounts of one container, from its `volumeMounts` and the prepared volumes.

@@ -22,6 +22,7 @@ use serde_json::{Value, json};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use crate::downward::NodeResources;
 use crate::events::Recorder;
 use crate::probe::{self, Probe, ProbeState, Verdict};
 use crate::restart::{AfterExit, RestartPolicy, after_exit};
@@ -62,6 +63,8 @@ pub struct WorkerContext {
     pub logs: crate::logs::LogRegistry,
     /// The agent's folder for pod volumes (`<state>/pods/<uid>/volumes/<name>`).
     pub pods_dir: std::path::PathBuf,
+    /// The node's resources, for the Downward API (read once per agent).
+    pub node: NodeResources,
 }
 
 struct Slot {
@@ -297,7 +300,7 @@ impl Worker {
         }
         if self.volumes.is_none() {
             let root = self.ctx.pods_dir.join(&self.sandbox_spec.pod_uid);
-            match crate::volumes::prepare(&self.ctx.client, &self.pod, &root).await {
+            match crate::volumes::prepare(&self.ctx.client, &self.pod, &root, self.ctx.node).await {
                 Ok(v) => self.volumes = Some(v),
                 Err(e) => {
                     let msg = format!("MountVolume.SetUp failed for {e}");
@@ -430,14 +433,16 @@ impl Worker {
             &self.slots[i].spec_json,
             sandbox,
             &self.sandbox_spec,
+            self.ctx.node,
         );
         // An adopted pod's volumes were made by the previous agent; make them again (it is
         // idempotent) so the mounts are known.
         if self.volumes.is_none() {
             let root = self.ctx.pods_dir.join(&self.sandbox_spec.pod_uid);
-            self.volumes = crate::volumes::prepare(&self.ctx.client, &self.pod, &root)
-                .await
-                .ok();
+            self.volumes =
+                crate::volumes::prepare(&self.ctx.client, &self.pod, &root, self.ctx.node)
+                    .await
+                    .ok();
         }
         let prepared = self.volumes.as_deref().unwrap_or(&[]);
         match crate::volumes::mounts(&self.slots[i].spec_json, prepared) {

@@ -3,9 +3,11 @@
 //! I/O, so the API server, the CLI, the controllers and the simulator share it (DESIGN §2.2).
 #![warn(missing_docs)]
 
+pub mod authz;
 pub mod decode;
 pub mod defaults;
 pub mod error;
+pub mod node_ports;
 pub mod patch;
 pub mod resource;
 pub mod selector;

@@ -1,4 +1,6 @@
-//! Bearer-token authentication. Only the health endpoints and `/version` are open (DESIGN §10).
+//! Bearer-token authentication: the admin token, join tokens and node credentials
+//! ([`crate::tokens`]). Only the health endpoints and `/version` are open (DESIGN §10). The
+//! caller's [`Identity`] rides on the request for the handlers to authorize.
 
 use std::sync::Arc;
 
@@ -7,12 +9,15 @@ use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use brume_api::authz::Identity;
+
 use crate::{ApiError, AppState};
 
-/// Rejects a request whose `Authorization: Bearer` token is missing or wrong with 401.
+/// Rejects a request whose `Authorization: Bearer` token is missing or unknown with 401, and
+/// attaches the caller's [`Identity`] to the others.
 pub async fn require_token(
     State(state): State<Arc<AppState>>,
-    req: Request,
+    mut req: Request,
     next: Next,
 ) -> Response {
     let presented = req
@@ -21,11 +26,19 @@ pub async fn require_token(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
-    match presented {
+    let identity = match presented {
         Some(token) if constant_time_eq(token.as_bytes(), state.config.token.as_bytes()) => {
+            Some(Identity::Admin)
+        }
+        Some(token) => state.tokens.identity(token, chrono::Utc::now()),
+        None => None,
+    };
+    match identity {
+        Some(identity) => {
+            req.extensions_mut().insert(identity);
             next.run(req).await
         }
-        _ => ApiError::Unauthorized.into_response(),
+        None => ApiError::Unauthorized.into_response(),
     }
 }
 

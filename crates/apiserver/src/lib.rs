@@ -4,16 +4,21 @@
 #![warn(missing_docs)]
 
 mod auth;
+mod decoded;
 mod discovery;
 mod gc;
 mod handlers;
+pub mod join;
+mod node_ports;
 mod object;
 mod openapi;
 mod params;
 mod path;
 pub mod pki;
+pub mod pods_by_node;
 mod response;
 mod status;
+pub mod tokens;
 
 pub use status::ApiError;
 
@@ -57,11 +62,22 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     /// The configuration.
     pub config: Config,
+    /// Join tokens and node credentials.
+    pub tokens: tokens::TokenIndex,
+    /// Recent store events, decoded once for every watch.
+    decoded: decoded::DecodedEvents,
+    /// Pod keys by `spec.nodeName`, for lists that select one node's pods.
+    pub pods_by_node: pods_by_node::PodsByNode,
+    /// The CA, to issue node certificates and to reach agents; `None` only in tests that
+    /// serve without TLS.
+    pub pki: Option<Arc<pki::Pki>>,
     /// Namespaces last seen existing and not terminating, so that creates need not read the
     /// namespace each time. Every write to a namespace in this process drops its entry.
     open_namespaces: std::sync::RwLock<std::collections::HashSet<String>>,
     /// Counts namespace writes, so a read that raced with one is not remembered.
     namespace_epoch: std::sync::atomic::AtomicU64,
+    /// Serializes Service writes, so that each one sees the node ports the others hold.
+    service_writes: tokio::sync::Mutex<()>,
 }
 
 impl AppState {
@@ -70,9 +86,20 @@ impl AppState {
         AppState {
             store,
             config,
+            tokens: Default::default(),
+            decoded: Default::default(),
+            pods_by_node: Default::default(),
+            pki: None,
             open_namespaces: Default::default(),
             namespace_epoch: Default::default(),
+            service_writes: Default::default(),
         }
+    }
+
+    /// The same state with `pki` as its CA (node certificates, the client towards agents).
+    pub fn with_pki(mut self, pki: Arc<pki::Pki>) -> Self {
+        self.pki = Some(pki);
+        self
     }
 
     fn namespace_epoch(&self) -> u64 {
@@ -118,6 +145,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/apis", get(discovery::api_groups))
         .route("/openapi/v3", get(openapi::index))
         .route("/openapi/v3/{*rest}", get(openapi::document))
+        .route(join::JOIN_PATH, axum::routing::post(join::handle))
         .fallback(handlers::dispatch)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -130,6 +158,8 @@ pub fn router(state: Arc<AppState>) -> Router {
 /// collection, namespace deletion). Call once before serving.
 pub async fn start(state: Arc<AppState>) -> Result<(), ApiError> {
     handlers::ensure_namespaces(&state).await?;
+    tokens::start(state.clone()).await?;
+    pods_by_node::spawn(state.clone());
     gc::spawn(state);
     Ok(())
 }

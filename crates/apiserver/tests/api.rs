@@ -13,51 +13,8 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-const TOKEN: &str = "test-token";
-
-async fn server() -> Router {
-    let state = Arc::new(AppState::new(
-        Arc::new(MemoryStore::new()) as Arc<dyn Store>,
-        Config::new(TOKEN),
-    ));
-    brume_apiserver::start(state.clone()).await.unwrap();
-    brume_apiserver::router(state)
-}
-
-async fn call(
-    app: &Router,
-    method: Method,
-    path: &str,
-    ct: &str,
-    body: Value,
-) -> (StatusCode, Value) {
-    let body = if body.is_null() {
-        Vec::new()
-    } else {
-        serde_json::to_vec(&body).unwrap()
-    };
-    let req = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("authorization", format!("Bearer {TOKEN}"))
-        .header("content-type", ct)
-        .body(Body::from(body))
-        .unwrap();
-    let resp = app.clone().oneshot(req).await.unwrap();
-    let status = resp.status();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    let v = serde_json::from_slice(&bytes)
-        .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()));
-    (status, v)
-}
-
-async fn post(app: &Router, path: &str, body: Value) -> (StatusCode, Value) {
-    call(app, Method::POST, path, "application/json", body).await
-}
-
-async fn get(app: &Router, path: &str) -> (StatusCode, Value) {
-    call(app, Method::GET, path, "application/json", Value::Null).await
-}
+mod common;
+use common::{TOKEN, call, get, post, server};
 
 fn cm(name: &str) -> Value {
     json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"a": "1"}})
@@ -394,13 +351,33 @@ async fn watch_streams_changes_in_order() {
         Value::Null,
     )
     .await;
+    let seen: Vec<(String, i64)> = read_events(&mut body, 3)
+        .await
+        .iter()
+        .map(|ev| {
+            let rv = ev["object"]["metadata"]["resourceVersion"]
+                .as_str()
+                .unwrap();
+            (
+                ev["type"].as_str().unwrap().to_string(),
+                rv.parse().unwrap(),
+            )
+        })
+        .collect();
+    let types: Vec<&str> = seen.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(types, ["ADDED", "MODIFIED", "DELETED"]);
+    assert!(seen.windows(2).all(|w| w[0].1 < w[1].1), "{seen:?}");
+}
+
+/// Reads watch lines from `body` until `n` events arrived; panics on a stall or an ERROR event.
+async fn read_events(body: &mut Body, n: usize) -> Vec<Value> {
     let mut seen = Vec::new();
     let mut buf = Vec::new();
-    while seen.len() < 3 {
-        let frame = tokio::time::timeout(Duration::from_secs(5), body.frame())
+    while seen.len() < n {
+        let frame = tokio::time::timeout(Duration::from_secs(10), body.frame())
             .await
-            .unwrap()
-            .unwrap()
+            .unwrap_or_else(|_| panic!("the watch stalled after {} events", seen.len()))
+            .unwrap_or_else(|| panic!("the watch ended after {} events", seen.len()))
             .unwrap();
         if let Ok(data) = frame.into_data() {
             buf.extend_from_slice(&data);
@@ -408,19 +385,155 @@ async fn watch_streams_changes_in_order() {
         while let Some(pos) = buf.iter().position(|b| *b == b'\n') {
             let line: Vec<u8> = buf.drain(..=pos).collect();
             let ev: Value = serde_json::from_slice(&line).unwrap();
-            seen.push((
-                ev["type"].as_str().unwrap().to_string(),
-                ev["object"]["metadata"]["resourceVersion"]
-                    .as_str()
-                    .unwrap()
-                    .parse::<i64>()
-                    .unwrap(),
-            ));
+            assert_ne!(ev["type"], "ERROR", "the watch failed: {ev}");
+            seen.push(ev);
         }
     }
-    let types: Vec<&str> = seen.iter().map(|(t, _)| t.as_str()).collect();
-    assert_eq!(types, ["ADDED", "MODIFIED", "DELETED"]);
-    assert!(seen.windows(2).all(|w| w[0].1 < w[1].1), "{seen:?}");
+    seen
+}
+
+/// A server whose store keeps `history` events and a live buffer of `buffer`, and the body of
+/// a ConfigMap watch opened on it from the current revision (not read yet).
+async fn watched_server(history: usize, buffer: usize) -> (Router, Body) {
+    let store = MemoryStore::with_options(brume_store::WatchOptions { history, buffer });
+    let state = Arc::new(AppState::new(
+        Arc::new(store) as Arc<dyn Store>,
+        Config::new(TOKEN),
+    ));
+    brume_apiserver::start(state.clone()).await.unwrap();
+    let app = brume_apiserver::router(state);
+    let (_, list) = get(&app, CMS).await;
+    let rv = list["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let req = Request::get(format!("{CMS}?watch=true&resourceVersion={rv}"))
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .body(Body::empty())
+        .unwrap();
+    let resp = app.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    (app, resp.into_body())
+}
+
+#[tokio::test]
+async fn a_watch_that_falls_behind_the_live_fan_out_resumes_from_the_history() {
+    // A live buffer of 8 events and a history of 10,000: a client that stops reading while
+    // hundreds of writes go by lags the fan-out, but the history still holds what it missed.
+    let (app, mut body) = watched_server(10_000, 8).await;
+
+    // Far more than the watch's own channel (256 lines) plus the live buffer, unread.
+    let writes = 600;
+    for i in 0..writes {
+        let (code, _) = post(&app, CMS, cm(&format!("lag-{i}"))).await;
+        assert_eq!(code, StatusCode::CREATED);
+    }
+    let seen = read_events(&mut body, writes).await;
+    let names: Vec<&str> = seen
+        .iter()
+        .map(|ev| ev["object"]["metadata"]["name"].as_str().unwrap())
+        .collect();
+    let want: Vec<String> = (0..writes).map(|i| format!("lag-{i}")).collect();
+    assert_eq!(names, want, "every event once, in order, none missing");
+    assert!(seen.iter().all(|ev| ev["type"] == "ADDED"));
+}
+
+#[tokio::test]
+async fn a_watch_that_falls_behind_the_history_gets_410_gone() {
+    let (app, body) = watched_server(50, 8).await;
+    for i in 0..600 {
+        post(&app, CMS, cm(&format!("gone-{i}"))).await;
+    }
+    let bytes = tokio::time::timeout(Duration::from_secs(10), body.collect())
+        .await
+        .expect("the watch ends")
+        .unwrap()
+        .to_bytes();
+    let last: Value = serde_json::from_slice(
+        bytes
+            .split(|b| *b == b'\n')
+            .rfind(|l| !l.is_empty())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(last["type"], "ERROR", "{last}");
+    assert_eq!(last["object"]["code"], 410, "{last}");
+}
+
+fn pod_on(name: &str, node: Option<&str>) -> Value {
+    let mut spec = json!({"containers": [{"name": "c", "image": "i"}]});
+    if let Some(n) = node {
+        spec["nodeName"] = json!(n);
+    }
+    json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec})
+}
+
+fn names(list: &Value) -> Vec<String> {
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn pods_listed_by_node_follow_creates_bindings_and_deletes() {
+    let app = server().await;
+    const PODS: &str = "/api/v1/namespaces/default/pods";
+    for (name, node) in [
+        ("a", Some("n1")),
+        ("b", Some("n2")),
+        ("c", Some("n1")),
+        ("d", None),
+    ] {
+        let (code, body) = post(&app, PODS, pod_on(name, node)).await;
+        assert_eq!(code, StatusCode::CREATED, "{body}");
+    }
+    let on =
+        |node: &str, extra: &str| format!("{PODS}?fieldSelector=spec.nodeName%3D{node}{extra}");
+    let (code, list) = get(&app, &on("n1", "")).await;
+    assert_eq!(code, StatusCode::OK, "{list}");
+    assert_eq!(names(&list), ["a", "c"]);
+    assert!(list["metadata"]["resourceVersion"].as_str().is_some());
+    // Across namespaces too, and combined with other selectors.
+    let (_, all) = get(
+        &app,
+        "/api/v1/pods?fieldSelector=spec.nodeName%3Dn1,metadata.name!%3Dc",
+    )
+    .await;
+    assert_eq!(names(&all), ["a"]);
+
+    // Binding moves an unbound pod onto the node; paging returns each pod once.
+    let binding = json!({"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "d"},
+        "target": {"apiVersion": "v1", "kind": "Node", "name": "n1"}});
+    let (code, body) = post(&app, &format!("{PODS}/d/binding"), binding).await;
+    assert_eq!(code, StatusCode::CREATED, "{body}");
+    let (_, first) = get(&app, &on("n1", "&limit=2")).await;
+    assert_eq!(names(&first), ["a", "c"]);
+    let token = first["metadata"]["continue"]
+        .as_str()
+        .expect("a continue token")
+        .to_string();
+    let (_, second) = get(&app, &on("n1", &format!("&limit=2&continue={token}"))).await;
+    assert_eq!(names(&second), ["d"]);
+    assert!(second["metadata"].get("continue").is_none(), "{second}");
+
+    // A bound pod is deleted gracefully unless the grace period is 0.
+    let now = json!({"gracePeriodSeconds": 0});
+    let (code, _) = call(
+        &app,
+        Method::DELETE,
+        &format!("{PODS}/a"),
+        "application/json",
+        now,
+    )
+    .await;
+    assert!(code.is_success());
+    let (_, after) = get(&app, &on("n1", "")).await;
+    assert_eq!(names(&after), ["c", "d"]);
+    let (_, none) = get(&app, &on("n9", "")).await;
+    assert_eq!(names(&none), Vec::<String>::new());
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use brume_agent::heartbeat::{self, HeartbeatConfig};
+use brume_agent::join::{JoinToken, NodeCredentials};
 use brume_agent::manager::{self, Runtimes};
 use brume_agent::node::NodeIdentity;
 use brume_runtime::ContainerRuntime;
@@ -16,16 +17,21 @@ use brume_runtime::process::ProcessRuntime;
 /// Arguments of `brume agent`.
 #[derive(clap::Args)]
 pub struct AgentArgs {
-    /// The server's kubeconfig to join with (the `kubeconfig` file of the server's data folder).
+    /// The API server to join, `https://<host>:<port>` (not needed once the node has joined:
+    /// its credential is kept in the data folder).
     #[arg(long)]
-    kubeconfig: PathBuf,
+    server: Option<String>,
+    /// The join token, `<ca-sha256>::<id>.<secret>`: the server data folder's `join-token`, or
+    /// one from `brume token create`.
+    #[arg(long, env = "BRUME_TOKEN", hide_env_values = true)]
+    token: Option<String>,
     /// The node name (default: the host name).
     #[arg(long)]
     name: Option<String>,
     /// The address pods and node ports are reached at.
     #[arg(long, default_value = "127.0.0.1")]
     address: IpAddr,
-    /// The agent's state folder (process runtime pods, logs).
+    /// The agent's state folder (its credential, process runtime pods, logs).
     #[arg(long, default_value = "brume-agent")]
     data: PathBuf,
     /// Extra node labels, `k=v,k2=v2`.
@@ -60,8 +66,9 @@ pub struct AgentSpec {
     pub geo: Option<(f64, f64)>,
     /// Handlers asked for, default first.
     pub runtimes: Vec<String>,
-    /// The bearer token the API server presents when it asks this agent for logs.
-    pub token: String,
+    /// The TLS of the log endpoint: the node's serving certificate, and the CA whose client
+    /// certificates (the API server's) it accepts.
+    pub log_tls: rustls::ServerConfig,
     /// Whether docker may pull absent images.
     pub pull_images: bool,
     /// Image tarballs to load into docker at start.
@@ -166,9 +173,9 @@ pub async fn run_agent(client: kube::Client, spec: AgentSpec) -> anyhow::Result<
     let listener = brume_agent::logs::bind(log_addr).await.with_context(|| {
         format!("binding the log endpoint {log_addr} (is another agent using this address?)")
     })?;
-    let (registry, token) = (logs.clone(), spec.token.clone());
+    let (registry, tls) = (logs.clone(), spec.log_tls.clone());
     tokio::spawn(async move {
-        if let Err(e) = brume_agent::logs::serve(listener, registry, token).await {
+        if let Err(e) = brume_agent::logs::serve(listener, registry, tls).await {
             tracing::error!(%log_addr, error = %e, "the log endpoint stopped: kubectl logs will not reach this node");
         }
     });
@@ -191,14 +198,6 @@ pub async fn run_agent(client: kube::Client, spec: AgentSpec) -> anyhow::Result<
     )
     .await?;
     Ok(())
-}
-
-/// A kube-rs client from a kubeconfig file.
-pub async fn client_from(kubeconfig: &Path) -> anyhow::Result<kube::Client> {
-    let kc = kube::config::Kubeconfig::read_from(kubeconfig)
-        .with_context(|| format!("reading {}", kubeconfig.display()))?;
-    let config = kube::Config::from_custom_kubeconfig(kc, &Default::default()).await?;
-    Ok(kube::Client::try_from(config)?)
 }
 
 /// Loads every `*.tar` of `dir` into the docker runtime, in name order.
@@ -246,29 +245,57 @@ pub async fn image(cmd: ImageCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The bearer token of a kubeconfig's first user: the credential the API server presents back
-/// when it fetches logs from this agent.
-fn kubeconfig_token(path: &Path) -> anyhow::Result<String> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let doc: serde_json::Value =
-        serde_saphyr::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-    doc.pointer("/users/0/user/token")
-        .and_then(serde_json::Value::as_str)
-        .map(String::from)
-        .with_context(|| format!("{} has no user token", path.display()))
+/// The node's credential: the one kept in `data` from an earlier join, unless the server
+/// rejects it (revoked) or `--server` names another server; otherwise a new join with the
+/// token.
+async fn credentials(
+    args: &AgentArgs,
+    name: &str,
+) -> anyhow::Result<(NodeCredentials, kube::Client)> {
+    if let Some(saved) = NodeCredentials::load(&args.data, name)?
+        && args.server.as_ref().is_none_or(|s| *s == saved.server)
+    {
+        let client = saved.client().await?;
+        match client.list_api_groups().await {
+            Err(kube::Error::Api(status)) if status.code == 401 => {
+                anyhow::ensure!(
+                    args.token.is_some(),
+                    "the server rejects the credential of node {name} kept in {} (revoked?): \
+                     join again with --token",
+                    args.data.display()
+                );
+                tracing::warn!(node = %name, "the kept credential is rejected: joining again");
+            }
+            // Reachable, or not reachable yet: the agent starts with what it has.
+            _ => return Ok((saved, client)),
+        }
+    }
+    let server = args.server.as_deref().context(
+        "--server is required to join (https://<host>:<port> of the API server), with --token",
+    )?;
+    let token: JoinToken = args
+        .token
+        .as_deref()
+        .context("--token is required to join: the server data folder's join-token, or `brume token create`")?
+        .parse()?;
+    let creds = brume_agent::join::join(server, &token, name, &[args.address.to_string()])
+        .await
+        .with_context(|| format!("joining {server} as node {name}"))?;
+    creds.save(&args.data)?;
+    tracing::info!(node = %name, %server, "joined; the credential is kept in the data folder");
+    let client = creds.client().await?;
+    Ok((creds, client))
 }
 
 /// `brume agent`.
 pub async fn agent(args: AgentArgs) -> anyhow::Result<()> {
-    let client = client_from(&args.kubeconfig).await?;
-    let token = kubeconfig_token(&args.kubeconfig)?;
-    let name = match args.name {
-        Some(n) => n,
+    let name = match &args.name {
+        Some(n) => n.clone(),
         None => std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|s| s.trim().to_string())
             .unwrap_or_else(|_| "brume-node".into()),
     };
+    let (creds, client) = credentials(&args, &name).await?;
     let spec = AgentSpec {
         name,
         address: args.address,
@@ -276,7 +303,7 @@ pub async fn agent(args: AgentArgs) -> anyhow::Result<()> {
         labels: parse_labels(&args.labels)?,
         geo: args.geo.as_deref().map(parse_geo).transpose()?,
         runtimes: args.runtimes,
-        token,
+        log_tls: creds.log_tls()?,
         pull_images: args.pull_images,
         images_dir: args.images_dir,
     };

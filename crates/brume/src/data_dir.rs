@@ -1,10 +1,12 @@
-//! The server's data folder: the store, the admin token and the kubeconfig that carries it.
+//! The server's data folder: the store, the admin token and the kubeconfig that carries it,
+//! and the join token agents join with.
 
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use brume_agent::join::JoinToken;
 
 /// Where `brume dev` keeps its data unless told otherwise.
 pub const DEFAULT_DEV_DATA: &str = "brume-data";
@@ -65,17 +67,32 @@ impl DataDir {
         token: &str,
         ca_pem: &str,
     ) -> anyhow::Result<PathBuf> {
-        use base64::Engine;
         let path = self.kubeconfig_path();
-        let ca = base64::engine::general_purpose::STANDARD.encode(ca_pem);
-        let text = format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: brume\n  cluster:\n    server: {server_url}\n    \
-             certificate-authority-data: {ca}\n\
-             users:\n- name: brume-admin\n  user:\n    token: \"{token}\"\ncontexts:\n- name: brume\n  context:\n    \
-             cluster: brume\n    user: brume-admin\n    namespace: default\ncurrent-context: brume\n"
-        );
+        let text = brume_agent::join::kubeconfig_yaml(server_url, ca_pem, "brume-admin", token);
         write_private(&path, text.as_bytes())?;
         Ok(path)
+    }
+
+    /// The file holding the server's standing join token.
+    pub fn join_token_path(&self) -> PathBuf {
+        self.root.join("join-token")
+    }
+
+    /// The standing join token, if the file holds one.
+    pub fn join_token(&self) -> anyhow::Result<Option<JoinToken>> {
+        match fs::read_to_string(self.join_token_path()) {
+            Ok(text) => Ok(text.parse().ok()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => {
+                Err(e).with_context(|| format!("reading {}", self.join_token_path().display()))
+            }
+        }
+    }
+
+    /// Writes the standing join token (mode 0600).
+    pub fn write_join_token(&self, token: &JoinToken) -> anyhow::Result<()> {
+        let text = format!("{}::{}\n", token.ca_sha256, token.secret);
+        write_private(&self.join_token_path(), text.as_bytes())
     }
 }
 

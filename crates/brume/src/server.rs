@@ -20,6 +20,10 @@ pub struct ServerArgs {
     /// The address to listen on (port 0 picks a free port, written into the kubeconfig).
     #[arg(long, default_value = "127.0.0.1:6443")]
     listen: SocketAddr,
+    /// More names or addresses for the serving certificate, for agents and clients that reach
+    /// the server by another name (listening on 0.0.0.0, behind NAT).
+    #[arg(long, value_delimiter = ',')]
+    tls_san: Vec<String>,
 }
 
 /// Arguments of `brume dev`.
@@ -45,7 +49,7 @@ pub struct DevArgs {
 
 /// Runs `brume server`.
 pub async fn server(args: ServerArgs) -> anyhow::Result<()> {
-    run(args.data, args.listen, None).await
+    run(args.data, args.listen, args.tls_san, None).await
 }
 
 /// Runs `brume dev`.
@@ -54,6 +58,7 @@ pub async fn dev(args: DevArgs) -> anyhow::Result<()> {
     run(
         args.data,
         args.listen,
+        Vec::new(),
         Some(DevNodes {
             nodes: args.nodes,
             hollow: args.hollow_nodes,
@@ -64,10 +69,11 @@ pub async fn dev(args: DevArgs) -> anyhow::Result<()> {
     .await
 }
 
-/// Starts the control loops (controllers, scheduler) as API clients of the server whose
-/// kubeconfig is given: the same code path as remote clients (DESIGN §2.1).
-async fn start_control_loops(kubeconfig: &std::path::Path) -> anyhow::Result<kube::Client> {
-    let client = crate::agent::client_from(kubeconfig).await?;
+/// Starts the control loops (controllers, scheduler) as API clients of the server whose state
+/// is given, through the in-process client ([`crate::local`]): the same API path as remote
+/// clients (DESIGN §2.1), without TLS in between.
+fn start_control_loops(state: Arc<AppState>) -> anyhow::Result<kube::Client> {
+    let client = crate::local::client(state)?;
     let c = client.clone();
     tokio::spawn(async move {
         let config = brume_controllers::ControllersConfig::default();
@@ -106,42 +112,71 @@ fn hollow_address(i: u32) -> std::net::IpAddr {
     ))
 }
 
-async fn start_cluster(
-    kubeconfig: &std::path::Path,
-    token: String,
-    dev: DevNodes,
-) -> anyhow::Result<()> {
-    let client = start_control_loops(kubeconfig).await?;
+/// How the nodes of `brume dev` get their credentials: the real ones join over the API with
+/// the server's join token, as remote agents do; hollow ones share the control loops' client
+/// (thousands of them would otherwise each hold a connection) and get their log endpoint's
+/// certificate straight from the CA.
+struct DevJoin {
+    url: String,
+    join_token: brume_agent::join::JoinToken,
+    pki: Arc<brume_apiserver::pki::Pki>,
+}
+
+async fn start_cluster(state: Arc<AppState>, join: DevJoin, dev: DevNodes) -> anyhow::Result<()> {
+    let client = start_control_loops(state)?;
     let real = (1..=dev.nodes).map(|i| {
         (
             format!("node-{i}"),
             std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, i.saturating_add(1))),
-            dev.runtimes.clone(),
+            false,
         )
     });
-    let hollow = (0..dev.hollow).map(|i| {
-        (
-            format!("hollow-{i}"),
-            hollow_address(i),
-            vec!["fake".to_string()],
-        )
-    });
-    for (name, address, runtimes) in real.chain(hollow) {
+    let hollow = (0..dev.hollow).map(|i| (format!("hollow-{i}"), hollow_address(i), true));
+    for (name, address, hollow) in real.chain(hollow) {
+        let data = dev.data.join("nodes").join(&name);
+        let (client, log_tls) = if hollow {
+            let cert = join
+                .pki
+                .issue_node(&name, &[address.to_string()])
+                .with_context(|| format!("issuing the certificate of {name}"))?;
+            let tls = brume_agent::join::log_tls(&join.pki.ca_pem, &cert.cert_pem, &cert.key_pem)?;
+            (client.clone(), tls)
+        } else {
+            let creds = match brume_agent::join::NodeCredentials::load(&data, &name)? {
+                Some(saved) if saved.server == join.url => saved,
+                _ => {
+                    let creds = brume_agent::join::join(
+                        &join.url,
+                        &join.join_token,
+                        &name,
+                        &[address.to_string()],
+                    )
+                    .await
+                    .with_context(|| format!("joining node {name}"))?;
+                    creds.save(&data)?;
+                    creds
+                }
+            };
+            (creds.client().await?, creds.log_tls()?)
+        };
         let spec = crate::agent::AgentSpec {
-            data: dev.data.join("nodes").join(&name),
+            data,
             name,
             address,
             labels: Default::default(),
             geo: None,
-            runtimes,
-            token: token.clone(),
+            runtimes: if hollow {
+                vec!["fake".to_string()]
+            } else {
+                dev.runtimes.clone()
+            },
+            log_tls,
             pull_images: false,
             images_dir: None,
         };
-        let c = client.clone();
         tokio::spawn(async move {
             let name = spec.name.clone();
-            if let Err(e) = crate::agent::run_agent(c, spec).await {
+            if let Err(e) = crate::agent::run_agent(client, spec).await {
                 tracing::error!(node = %name, error = %format!("{e:#}"), "the agent stopped");
             }
         });
@@ -149,17 +184,40 @@ async fn start_cluster(
     Ok(())
 }
 
-async fn run(data: PathBuf, listen: SocketAddr, dev: Option<DevNodes>) -> anyhow::Result<()> {
+async fn run(
+    data: PathBuf,
+    listen: SocketAddr,
+    tls_san: Vec<String>,
+    dev: Option<DevNodes>,
+) -> anyhow::Result<()> {
     let dir = DataDir::open(&data)?;
     let token = dir.admin_token()?;
     let store = Arc::new(
         RedbStore::open(&dir.store_path())
             .with_context(|| format!("opening the store in {}", data.display()))?,
     );
-    let state = Arc::new(AppState::new(
-        store.clone() as Arc<dyn Store>,
-        Config::new(token.clone()),
-    ));
+    let mut hosts = vec![
+        "127.0.0.1".to_string(),
+        "::1".to_string(),
+        "localhost".to_string(),
+    ];
+    if !listen.ip().is_unspecified() {
+        hosts.push(listen.ip().to_string());
+    }
+    if let Ok(h) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
+        hosts.push(h.trim().to_string());
+    }
+    hosts.extend(tls_san.into_iter().filter(|h| !h.is_empty()));
+    hosts.sort();
+    hosts.dedup();
+    let pki = Arc::new(
+        brume_apiserver::pki::Pki::load_or_create(&data, &hosts)
+            .context("preparing the server's certificates")?,
+    );
+    let state = Arc::new(
+        AppState::new(store.clone() as Arc<dyn Store>, Config::new(token.clone()))
+            .with_pki(pki.clone()),
+    );
     brume_apiserver::start(state.clone())
         .await
         .context("preparing the API server")?;
@@ -167,16 +225,6 @@ async fn run(data: PathBuf, listen: SocketAddr, dev: Option<DevNodes>) -> anyhow
         .await
         .with_context(|| format!("listening on {listen}"))?;
     let addr = listener.local_addr()?;
-    let mut hosts = vec![
-        "127.0.0.1".to_string(),
-        "::1".to_string(),
-        "localhost".to_string(),
-    ];
-    if !addr.ip().is_unspecified() {
-        hosts.push(addr.ip().to_string());
-    }
-    let pki = brume_apiserver::pki::Pki::load_or_create(&data, &hosts)
-        .context("preparing the server's certificates")?;
     let tls = pki
         .server_config()
         .map_err(|e| anyhow::anyhow!("preparing TLS: {e}"))?;
@@ -191,6 +239,16 @@ async fn run(data: PathBuf, listen: SocketAddr, dev: Option<DevNodes>) -> anyhow
     );
     let kubeconfig = dir.write_kubeconfig(&url, &token, &pki.ca_pem)?;
     let kubeconfig = std::fs::canonicalize(&kubeconfig).unwrap_or(kubeconfig);
+    let ca_sha256 = pki.ca_sha256().map_err(|e| anyhow::anyhow!(e))?;
+    let standing = dir.join_token()?;
+    let secret = brume_apiserver::tokens::ensure_join_token(
+        &state,
+        standing.as_ref().map(|t| t.secret.as_str()),
+    )
+    .await
+    .context("preparing the join token")?;
+    let join_token: brume_agent::join::JoinToken = format!("{ca_sha256}::{secret}").parse()?;
+    dir.write_join_token(&join_token)?;
     tracing::info!(%url, "API server listening");
     let serving_state = state.clone();
     let nodes = dev.clone().unwrap_or(DevNodes {
@@ -200,11 +258,16 @@ async fn run(data: PathBuf, listen: SocketAddr, dev: Option<DevNodes>) -> anyhow
         data: data.clone(),
     });
     {
-        // The control loops talk to the API: they start once it serves, just below.
-        let kubeconfig = kubeconfig.clone();
-        let token = token.clone();
+        // The control loops talk to the API in-process; the dev agents join over HTTPS once
+        // the server serves, just below.
+        let state = state.clone();
+        let join = DevJoin {
+            url: url.clone(),
+            join_token: join_token.clone(),
+            pki: pki.clone(),
+        };
         tokio::spawn(async move {
-            if let Err(e) = start_cluster(&kubeconfig, token, nodes).await {
+            if let Err(e) = start_cluster(state, join, nodes).await {
                 tracing::error!(error = %format!("{e:#}"), "starting the dev cluster failed");
             }
         });
@@ -221,6 +284,10 @@ async fn run(data: PathBuf, listen: SocketAddr, dev: Option<DevNodes>) -> anyhow
         println!("Press Ctrl-C to stop; the data folder keeps every object for the next start.");
     } else {
         println!("kubeconfig: {}", kubeconfig.display());
+        println!(
+            "join a node: brume agent --server {url} --token \"$(cat {})\"",
+            dir.join_token_path().display()
+        );
     }
     // Long watches would hold a graceful shutdown open for up to an hour: give open requests
     // a moment to finish, then stop.

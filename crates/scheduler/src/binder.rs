@@ -79,7 +79,13 @@ pub async fn run_with(
         if state.synced() {
             while in_flight.len() < state.config.max_in_flight {
                 match state.next_job() {
-                    Some(job) => in_flight.push(job),
+                    // Each job runs as a task of its own, so the requests' work is spread over
+                    // the runtime's threads while this loop keeps up with the watches.
+                    Some((key, job)) => in_flight.push(
+                        tokio::spawn(job)
+                            .map(move |done| done.unwrap_or(Outcome::BindFailed { key }))
+                            .boxed(),
+                    ),
                     None => break,
                 }
             }
@@ -257,7 +263,8 @@ impl Loop {
 
     /// Schedules the next waiting pod and returns the request to send: a binding, or the report
     /// of a new failure. `None` when no pod is waiting (failures already reported send nothing).
-    fn next_job(&mut self) -> Option<BoxFuture<'static, Outcome>> {
+    /// The next binding or failure report to run, with the key of its pod.
+    fn next_job(&mut self) -> Option<(String, BoxFuture<'static, Outcome>)> {
         loop {
             let popped = self.queue.pop()?;
             let info = popped.info;
@@ -274,6 +281,7 @@ impl Loop {
                     self.start = placement.next_start;
                     let node = nodes[placement.node].name.clone();
                     self.cache.place(info.clone(), &node, true);
+                    let key = info.key();
                     let job = bind(
                         self.client.clone(),
                         self.recorder.clone(),
@@ -281,14 +289,15 @@ impl Loop {
                         node,
                         popped.was_reported,
                     );
-                    return Some(job.boxed());
+                    return Some((key, job.boxed()));
                 }
                 Err(why) => {
                     let message = why.to_string();
                     if self.queue.unschedulable(&info.key(), &message) {
                         tracing::debug!(pod = %info.key(), %message, "unschedulable");
+                        let key = info.key();
                         let job = report(self.client.clone(), self.recorder.clone(), info, message);
-                        return Some(job.boxed());
+                        return Some((key, job.boxed()));
                     }
                 }
             }

@@ -26,7 +26,11 @@ pub struct WatchOptions {
 
 impl Default for WatchOptions {
     /// 50,000 events of history (a few minutes of a busy cluster, like the apiserver's watch
-    /// cache) and a 16,384-event live buffer, well above the largest write batch.
+    /// cache) and a 16,384-event live buffer, well above the largest write batch. The buffer
+    /// stays well below the history on purpose: a watcher cut off for lagging re-watches from
+    /// its last revision, which the history still holds, instead of relisting everything
+    /// (measured: with a buffer as deep as the history the scheduler fell behind by more than
+    /// the history at 150,000 pods and had to relist, `docs/BENCHMARKS.md`).
     fn default() -> Self {
         WatchOptions {
             history: 50_000,

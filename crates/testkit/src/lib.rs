@@ -20,6 +20,8 @@ pub struct TestServer {
     pub ca_pem: String,
     /// The server's shared state (its store, for assertions that bypass the API).
     pub state: Arc<AppState>,
+    /// A join token agents can join with (`<ca-sha256>::<id>.<secret>`).
+    pub join_token: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     _dir: tempfile::TempDir,
 }
@@ -29,15 +31,20 @@ impl TestServer {
     pub async fn start() -> TestServer {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let store = Arc::new(MemoryStore::new()) as Arc<dyn Store>;
-        let state = Arc::new(AppState::new(store, Config::new(TOKEN)));
+        let pki =
+            Arc::new(Pki::load_or_create(dir.path(), &["127.0.0.1".into()]).expect("certificates"));
+        let state = Arc::new(AppState::new(store, Config::new(TOKEN)).with_pki(pki.clone()));
         brume_apiserver::start(state.clone())
             .await
             .expect("the API server prepares its store");
+        let secret = brume_apiserver::tokens::ensure_join_token(&state, None)
+            .await
+            .expect("a join token");
+        let join_token = format!("{}::{secret}", pki.ca_sha256().expect("the CA's hash"));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("a free port");
         let addr = listener.local_addr().expect("a bound address");
-        let pki = Pki::load_or_create(dir.path(), &["127.0.0.1".into()]).expect("certificates");
         let tls = pki.server_config().expect("a TLS configuration");
         let (stop, stopped) = tokio::sync::oneshot::channel();
         tokio::spawn(brume_apiserver::serve(
@@ -50,8 +57,9 @@ impl TestServer {
         ));
         TestServer {
             addr,
-            ca_pem: pki.ca_pem,
+            ca_pem: pki.ca_pem.clone(),
             state,
+            join_token,
             stop: Some(stop),
             _dir: dir,
         }

@@ -200,6 +200,16 @@ impl FieldSelector {
     pub fn is_empty(&self) -> bool {
         self.terms.is_empty()
     }
+
+    /// The value a `field=value` term requires of the field at `path` (`["spec", "nodeName"]`
+    /// for `spec.nodeName`), so that an index can answer instead of a scan. `None` when no
+    /// equality term names that field.
+    pub fn required_value(&self, path: &[&str]) -> Option<&str> {
+        self.terms
+            .iter()
+            .find(|t| t.op == Op::Equals && t.path == path)
+            .map(|t| t.value.as_str())
+    }
 }
 
 fn syntax(input: &str, position: usize, problem: String, expected: &str) -> SelectorError {
@@ -300,6 +310,23 @@ mod tests {
 
     fn pods() -> &'static ResourceInfo {
         by_plural("", "v1", "pods").unwrap()
+    }
+
+    #[test]
+    fn required_values_are_the_equality_terms_only() {
+        let sel = FieldSelector::parse("spec.nodeName=n1,status.phase!=Failed", pods()).unwrap();
+        assert_eq!(sel.required_value(&["spec", "nodeName"]), Some("n1"));
+        assert_eq!(
+            sel.required_value(&["status", "phase"]),
+            None,
+            "!= is not required"
+        );
+        let not = FieldSelector::parse("spec.nodeName!=n1", pods()).unwrap();
+        assert_eq!(not.required_value(&["spec", "nodeName"]), None);
+        assert_eq!(
+            FieldSelector::default().required_value(&["spec", "nodeName"]),
+            None
+        );
     }
 
     #[test]

@@ -3,20 +3,22 @@
 
 use std::collections::HashSet;
 
+use brume_fog::routing_spec::{POLICY_NAMES, RoutingError, RoutingSpec, ServiceFields};
 use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::Value;
 
 use super::container::{one_of, validate_protocol};
-use super::errors::{check_port_number, duplicate, forbidden, immutable, invalid_str, quote};
+use super::errors::{
+    check_port_number, duplicate, forbidden, immutable, invalid_str, not_supported, quote,
+};
 use super::labels::validate_labels;
 use super::name::{dns1123_label, dns1123_subdomain, port_name};
 use super::network::check_ip;
 use super::{typed, typed_quiet};
 use crate::error::FieldError;
 
-/// The node-port range, as in Kubernetes' default `--service-node-port-range` (DESIGN §7).
-const NODE_PORTS: std::ops::RangeInclusive<i32> = 30000..=32767;
+use crate::node_ports::NODE_PORT_RANGE as NODE_PORTS;
 /// The longest `ClientIP` affinity, one day (`MaxClientIPServiceAffinitySeconds`).
 const MAX_AFFINITY_SECONDS: i32 = 86400;
 
@@ -53,6 +55,7 @@ pub(super) fn validate(obj: &Value, errs: &mut Vec<FieldError>) {
         validate_labels(selector, "spec.selector", errs);
     }
     validate_affinity(&spec, errs);
+    validate_routing_annotations(svc.metadata.annotations.as_ref(), errs);
     validate_policies(&spec, ty, errs);
     for (i, ip) in spec.external_ips.iter().flatten().enumerate() {
         check_ip(&format!("spec.externalIPs[{i}]"), ip, errs);
@@ -221,6 +224,38 @@ fn validate_policies(spec: &ServiceSpec, ty: &str, errs: &mut Vec<FieldError>) {
     );
 }
 
+/// Checks the `fog.brume.io/*` routing annotations (DESIGN §7) with the parser the proxies use,
+/// so a typo is refused here rather than silently replaced by a default on every node.
+fn validate_routing_annotations(
+    annotations: Option<&std::collections::BTreeMap<String, String>>,
+    errs: &mut Vec<FieldError>,
+) {
+    let fields = ServiceFields {
+        annotations,
+        ..ServiceFields::default()
+    };
+    for e in RoutingSpec::parse_all(&fields).1 {
+        match e {
+            RoutingError::UnknownPolicy { annotation, value } => errs.push(not_supported(
+                format!("metadata.annotations[{annotation}]"),
+                &value,
+                POLICY_NAMES,
+            )),
+            RoutingError::BadNumber {
+                annotation,
+                value,
+                expected,
+            } => errs.push(invalid_str(
+                format!("metadata.annotations[{annotation}]"),
+                &value,
+                format!("must be {expected}"),
+            )),
+            // spec fields are checked above, against the Kubernetes enums.
+            RoutingError::BadField { .. } => {}
+        }
+    }
+}
+
 /// Checks an update against the stored Service: an allocated cluster IP does not change, unless
 /// the Service becomes or stops being an ExternalName.
 pub(super) fn validate_update(obj: &Value, old: &Value, errs: &mut Vec<FieldError>) {
@@ -257,6 +292,31 @@ mod tests {
         let mut errs = Vec::new();
         validate(&svc(spec), &mut errs);
         errs.iter().map(FieldError::message).collect()
+    }
+
+    fn annotated(annotations: Value) -> Vec<String> {
+        let mut obj = svc(json!({"ports": [{"port": 80}]}));
+        obj["metadata"]["annotations"] = annotations;
+        let mut errs = Vec::new();
+        validate(&obj, &mut errs);
+        errs.iter().map(FieldError::message).collect()
+    }
+
+    #[test]
+    fn routing_annotations_name_the_valid_values() {
+        assert!(
+            annotated(json!({"fog.brume.io/routing": "proximity",
+                "fog.brume.io/proximity-alpha": "0.8", "fog.brume.io/proximity-beta": "off"}))
+            .is_empty()
+        );
+        assert_eq!(
+            annotated(json!({"fog.brume.io/routing": "nearest",
+                "fog.brume.io/proximity-alpha": "1.5"})),
+            [
+                "metadata.annotations[fog.brume.io/routing]: Unsupported value: \"nearest\": supported values: \"random\", \"round-robin\", \"least-request\", \"source-hash\", \"proximity\"",
+                "metadata.annotations[fog.brume.io/proximity-alpha]: Invalid value: \"1.5\": must be a number in [0, 1]",
+            ]
+        );
     }
 
     #[test]

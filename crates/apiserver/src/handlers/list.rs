@@ -92,6 +92,17 @@ pub(super) async fn page(
         }
         _ => (None, None),
     };
+    if let Some(node) = indexed_node(ctx, filter) {
+        let rev = ctx.state.store.current_revision().await?;
+        if let Some(keys) = ctx.state.pods_by_node.keys_on(node, rev, INDEX_WAIT).await {
+            let start_after = start_after.as_deref().unwrap_or("");
+            let list_rev = list_rev.unwrap_or(rev);
+            let keys = keys
+                .into_iter()
+                .filter(|k| k.starts_with(&prefix) && k.as_str() > start_after);
+            return from_keys(ctx, filter, keys, list_rev, limit).await;
+        }
+    }
     let mut items = Vec::new();
     loop {
         let batch = if limit == 0 { 0 } else { BATCH.max(limit) };
@@ -122,6 +133,49 @@ pub(super) async fn page(
         }
         start_after = res.kvs.last().map(|kv| kv.key.clone());
     }
+}
+
+/// How long a list waits for the pods-by-node index to catch up before it scans instead.
+const INDEX_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The node whose pods a list selects with `spec.nodeName=<node>`, when the index can answer.
+fn indexed_node<'a>(ctx: &Ctx, filter: &'a Filter) -> Option<&'a str> {
+    if !ctx.state.pods_by_node.indexes(ctx.target.info) {
+        return None;
+    }
+    filter
+        .field
+        .required_value(&["spec", "nodeName"])
+        .filter(|n| !n.is_empty())
+}
+
+/// One page read key by key (the keys come in order), with the selectors applied to each.
+async fn from_keys(
+    ctx: &Ctx,
+    filter: &Filter,
+    keys: impl Iterator<Item = String>,
+    list_rev: Revision,
+    limit: usize,
+) -> Result<(Vec<Value>, Revision, Option<String>), ApiError> {
+    let mut items = Vec::new();
+    let mut keys = keys.peekable();
+    while let Some(key) = keys.next() {
+        let Some(kv) = ctx.state.store.get(&key).await? else {
+            continue; // deleted since the index saw it
+        };
+        let obj = object::from_kv(&kv)?;
+        if filter.matches(&obj) {
+            items.push(obj);
+            if limit > 0 && items.len() == limit {
+                let token = keys
+                    .peek()
+                    .is_some()
+                    .then(|| encode_continue(list_rev, &key));
+                return Ok((items, list_rev, token));
+            }
+        }
+    }
+    Ok((items, list_rev, None))
 }
 
 /// Every matching object (used by deletecollection).

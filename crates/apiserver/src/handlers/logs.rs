@@ -1,5 +1,7 @@
 //! `GET pods/<name>/log`: the API server finds the pod's node and streams the container's log
-//! from that node's agent (as the apiserver proxies to the kubelet).
+//! from that node's agent (as the apiserver proxies to the kubelet). It reaches the agent over
+//! TLS, checks the agent's certificate against the cluster CA and the node's address, and
+//! presents its own agent-client certificate, which is all the agent accepts.
 
 use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -91,32 +93,8 @@ pub async fn handle(ctx: Ctx) -> Result<Response, ApiError> {
             query.push(format!("{key}={v}"));
         }
     }
-    let host = if address.contains(':') {
-        format!("[{address}]")
-    } else {
-        address
-    };
-    let url = format!(
-        "http://{host}:{port}/containerLogs/{ns}/{name}/{container}?{}",
-        query.join("&")
-    );
-    let uri: http::Uri = url
-        .parse()
-        .map_err(|e| ApiError::Internal(format!("bad agent URL {url}: {e}")))?;
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http::<http_body_util::Empty<bytes::Bytes>>();
-    let req = http::Request::get(uri)
-        .header(
-            header::AUTHORIZATION,
-            format!("Bearer {}", ctx.state.config.token),
-        )
-        .body(http_body_util::Empty::new())
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let resp = client.request(req).await.map_err(|e| {
-        ApiError::Internal(format!(
-            "cannot reach the agent of node {node} at {host}:{port} for logs: {e}"
-        ))
-    })?;
+    let path = format!("/containerLogs/{ns}/{name}/{container}?{}", query.join("&"));
+    let resp = fetch_from_agent(&ctx, node, &address, port as u16, &path).await?;
     let status = resp.status();
     if !status.is_success() {
         let body = resp
@@ -140,4 +118,51 @@ pub async fn handle(ctx: Ctx) -> Result<Response, ApiError> {
     out.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
     Ok(out)
+}
+
+/// Sends `GET path` to the agent of `node` at `address:port` over mutual TLS.
+async fn fetch_from_agent(
+    ctx: &Ctx,
+    node: &str,
+    address: &str,
+    port: u16,
+    path: &str,
+) -> Result<http::Response<hyper::body::Incoming>, ApiError> {
+    let unreachable = |e: &dyn std::fmt::Display| {
+        ApiError::Internal(format!(
+            "cannot reach the agent of node {node} at {address}:{port} for logs: {e}"
+        ))
+    };
+    let pki = ctx
+        .state
+        .pki
+        .as_ref()
+        .ok_or_else(|| ApiError::Internal("this server has no CA to reach agents".into()))?;
+    let tls = pki
+        .agent_client_config()
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let ip: std::net::IpAddr = address
+        .parse()
+        .map_err(|_| unreachable(&"the node's InternalIP is not an IP address"))?;
+    let tcp = tokio::net::TcpStream::connect((ip, port))
+        .await
+        .map_err(|e| unreachable(&e))?;
+    let stream = tokio_rustls::TlsConnector::from(std::sync::Arc::new(tls))
+        .connect(rustls::pki_types::ServerName::IpAddress(ip.into()), tcp)
+        .await
+        .map_err(|e| unreachable(&e))?;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .map_err(|e| unreachable(&e))?;
+    tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            tracing::debug!(error = %e, "agent log connection ended");
+        }
+    });
+    let req = http::Request::get(path)
+        .header(header::HOST, format!("{address}:{port}"))
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    sender.send_request(req).await.map_err(|e| unreachable(&e))
 }

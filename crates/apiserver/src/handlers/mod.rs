@@ -1,6 +1,7 @@
 //! The resource handlers, one file per verb, and the dispatch that picks one from the method
 //! and the URL.
 
+mod authorize;
 mod create;
 mod delete;
 mod get;
@@ -13,7 +14,7 @@ mod watch;
 mod write;
 
 pub use delete::{DeleteOptions, Deleted, FOREGROUND, ORPHAN, Propagation, delete_object};
-pub use write::{Mutation, ensure_namespaces, namespaces, update_object};
+pub use write::{Mutation, ensure_namespaces, namespaces, prepare_create, update_object};
 
 /// The store key of a namespace object.
 pub fn namespace_key(name: &str) -> String {
@@ -107,6 +108,11 @@ async fn dispatch_inner(state: Arc<AppState>, req: Request) -> Result<Response, 
         }
         Route::Resource(t) => t,
     };
+    let identity = parts
+        .extensions
+        .get::<brume_api::authz::Identity>()
+        .cloned()
+        .ok_or(ApiError::Unauthorized)?;
     let query = Query::parse(parts.uri.query());
     let render = Render::negotiate(&parts.headers, &query);
     let method = parts.method.clone();
@@ -118,6 +124,7 @@ async fn dispatch_inner(state: Arc<AppState>, req: Request) -> Result<Response, 
         headers: parts.headers,
         render,
     };
+    authorize::check(&ctx, &identity, &method, &body).await?;
     let is_item = ctx.target.name.is_some();
     let sub = ctx.target.sub.clone();
     match (method, is_item, sub.as_deref()) {

@@ -2,13 +2,14 @@
 //! DELETED, BOOKMARK, ERROR), from a resourceVersion, with selectors applied to transitions.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use brume_api::ResourceInfo;
-use brume_store::{Event, EventType, Revision};
+use brume_store::{Event, EventType, Revision, StoreError};
 use bytes::Bytes;
 use futures::StreamExt;
 use rand::Rng;
@@ -17,8 +18,9 @@ use tokio::sync::mpsc;
 
 use super::Ctx;
 use super::list::Filter;
+use crate::decoded::{self, Decoded, DecodedEvents};
 use crate::response::{Render, table};
-use crate::{ApiError, object};
+use crate::{ApiError, AppState};
 
 /// Buffered events per watcher before the writer waits for the client.
 const CHANNEL_DEPTH: usize = 256;
@@ -46,10 +48,11 @@ impl Watch {
 
     /// Sends one event line; false when the client is gone.
     async fn send(&self, kind: &str, obj: Value) -> bool {
-        let mut line =
-            serde_json::to_vec(&json!({"type": kind, "object": obj})).unwrap_or_default();
-        line.push(b'\n');
-        self.tx.send(Ok(Bytes::from(line))).await.is_ok()
+        self.send_line(decoded::line(kind, &obj)).await
+    }
+
+    async fn send_line(&self, line: Bytes) -> bool {
+        self.tx.send(Ok(line)).await.is_ok()
     }
 
     async fn bookmark(&self, rev: Revision, initial_end: bool) -> bool {
@@ -61,23 +64,35 @@ impl Watch {
         self.send("BOOKMARK", obj).await
     }
 
-    /// Turns a store event into the watch event the client sees, if any: an object that starts
+    /// The watch event type the client sees for a store event, if any: an object that starts
     /// matching the selectors is ADDED, one that stops matching is DELETED.
-    fn translate(&self, ev: &Event) -> Result<Option<(&'static str, Value)>, ApiError> {
-        let obj = object::from_kv(&ev.kv)?;
-        let now = self.filter.matches(&obj);
+    fn translate(&self, ev: &Event, decoded: &Decoded) -> Option<&'static str> {
+        let now = self.filter.matches(&decoded.obj);
         // Without selectors the previous state needs no parsing: it matched if it existed.
         let before = match &ev.prev {
             Some(_) if self.filter.is_everything() => true,
-            Some(prev) => self.filter.matches(&object::from_kv(prev)?),
+            Some(_) => decoded.prev().is_some_and(|p| self.filter.matches(p)),
             None => false,
         };
-        Ok(match (ev.kind, before, now) {
-            (EventType::Delete, _, true) => Some(("DELETED", obj)),
-            (EventType::Put, true, true) => Some(("MODIFIED", obj)),
-            (EventType::Put, false, true) => Some(("ADDED", obj)),
-            (EventType::Put, true, false) => Some(("DELETED", obj)),
+        match (ev.kind, before, now) {
+            (EventType::Delete, _, true) => Some("DELETED"),
+            (EventType::Put, true, true) => Some("MODIFIED"),
+            (EventType::Put, false, true) => Some("ADDED"),
+            (EventType::Put, true, false) => Some("DELETED"),
             _ => None,
+        }
+    }
+
+    /// Sends the client's view of a store event; false when the client is gone.
+    async fn forward(&self, ev: &Event, events: &DecodedEvents) -> Result<bool, ApiError> {
+        let decoded = events.get(ev)?;
+        let Some(kind) = self.translate(ev, &decoded) else {
+            return Ok(true);
+        };
+        Ok(match self.render {
+            // The common case shares the serialized line with every other watch.
+            Render::Object => self.send_line(decoded.line(kind)).await,
+            Render::Table(_) => self.send(kind, self.render(decoded.obj.clone())).await,
         })
     }
 }
@@ -118,13 +133,16 @@ pub async fn handle(ctx: Ctx) -> Result<Response, ApiError> {
     match ctx.state.store.watch(&prefix, start).await {
         Ok(events) => {
             let interval = ctx.state.config.bookmark_interval;
+            let state = ctx.state.clone();
             tokio::spawn(async move {
                 let ended = run(
+                    state,
                     watch,
                     initial,
                     events,
                     start,
                     Options {
+                        prefix,
                         bookmarks,
                         explicit_initial,
                         interval,
@@ -154,6 +172,8 @@ pub async fn handle(ctx: Ctx) -> Result<Response, ApiError> {
 }
 
 struct Options {
+    /// The store prefix the watch follows, to resume from if the watch lags.
+    prefix: String,
     bookmarks: bool,
     explicit_initial: bool,
     interval: Duration,
@@ -161,6 +181,7 @@ struct Options {
 }
 
 async fn run(
+    state: Arc<AppState>,
     watch: Watch,
     initial: Vec<Value>,
     mut events: brume_store::WatchStream,
@@ -194,20 +215,33 @@ async fn run(
                 let Some(ev) = next else { return Ok(()) };
                 let ev = match ev {
                     Ok(ev) => ev,
+                    Err(StoreError::WatcherLagged(missed)) => {
+                        // The client read too slowly for the live fan-out (its connection or
+                        // its process was busy). The store's history still holds what it
+                        // missed, unless it fell further behind than that: resume from the
+                        // last event it was sent, so it sees neither a gap nor an error.
+                        match state.store.watch(&opts.prefix, last).await {
+                            Ok(resumed) => {
+                                tracing::debug!(missed, from = last, "a lagging watch resumes from the history");
+                                events = resumed;
+                                continue;
+                            }
+                            Err(e) => {
+                                // 410 Gone when the history no longer reaches back: the
+                                // client relists, as it would after an etcd compaction.
+                                watch.send("ERROR", ApiError::from(e).status()).await;
+                                return Ok(());
+                            }
+                        }
+                    }
                     Err(e) => {
-                        // A watcher that fell behind is closed with an error event; the client
-                        // re-watches from its last resourceVersion.
-                        let status = ApiError::from(e).status();
-                        watch.send("ERROR", status).await;
+                        watch.send("ERROR", ApiError::from(e).status()).await;
                         return Ok(());
                     }
                 };
                 last = ev.kv.mod_revision;
-                if let Some((kind, obj)) = watch.translate(&ev)? {
-                    let obj = watch.render(obj);
-                    if !watch.send(kind, obj).await {
-                        return Ok(());
-                    }
+                if !watch.forward(&ev, &state.decoded).await? {
+                    return Ok(());
                 }
             }
         }

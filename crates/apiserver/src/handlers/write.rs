@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use brume_api::node_ports::drop_type_dependent_fields;
 use brume_api::resource::by_plural;
 use brume_api::validation::{validate_create, validate_update};
 use brume_api::{FieldError, ResourceInfo, defaults::apply_defaults};
@@ -10,6 +11,7 @@ use brume_store::{Precondition, WriteOutcome};
 use rand::Rng;
 use serde_json::{Value, json};
 
+use crate::node_ports;
 use crate::object::{self, finalizers, is_deleting, meta_str, metadata_mut};
 use crate::status::qualified;
 use crate::{ApiError, AppState};
@@ -142,10 +144,14 @@ pub async fn create_object(
     if info.namespaced() {
         check_namespace_open(state, info, namespace.unwrap_or(""), &name).await?;
     }
+    let key = info.key(namespace, &name);
+    let service = node_ports::begin(state, info, &key).await?;
+    if let Some(service) = &service {
+        service.assign(info, &mut obj, None)?;
+    }
     if dry_run {
         return Ok(obj);
     }
-    let key = info.key(namespace, &name);
     match state
         .store
         .put(&key, object::to_bytes(&obj), Precondition::Absent)
@@ -214,15 +220,19 @@ where
     if info.kind == "Namespace" {
         state.forget_namespace(name);
     }
+    let service = node_ports::begin(state, info, &key).await?;
     for _ in 0..MAX_UPDATE_ATTEMPTS {
         let Some(kv) = state.store.get(&key).await? else {
             return Err(ApiError::not_found(info, name));
         };
         let current = object::from_kv(&kv)?;
-        let new = match mutate(&current)? {
+        let mut new = match mutate(&current)? {
             Mutation::Unchanged => return Ok(current),
             Mutation::Replace(new) => prepare_update(info, &current, new, sub)?,
         };
+        if let Some(service) = &service {
+            service.assign(info, &mut new, Some(&current))?;
+        }
         if dry_run {
             return Ok(new);
         }
@@ -358,6 +368,9 @@ pub fn prepare_update(
                 )],
             ));
         }
+    }
+    if info.group.is_empty() && info.kind == "Service" {
+        drop_type_dependent_fields(&mut new, old);
     }
     apply_defaults(info, &mut new);
     let skip = ["metadata", "status"];

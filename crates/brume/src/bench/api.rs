@@ -9,17 +9,18 @@
 //! - watch fan-out: many watchers, the delay from a write being sent to its delivery;
 //! - the server's resident memory with many pods stored.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::Context;
 use bytes::Bytes;
 use futures::{AsyncBufReadExt, StreamExt};
-use http::{Method, Request, header};
+use http::Request;
 use serde_json::{Value, json};
-use tokio::process::{Child, Command};
 use tokio::sync::Mutex;
+
+use super::child::BrumeChild;
+use super::kit::{percentile, post};
+use super::proc::mib;
 
 /// Arguments of `brume bench api`.
 #[derive(clap::Args)]
@@ -41,74 +42,6 @@ pub struct Args {
     pods: usize,
 }
 
-struct Server {
-    child: Child,
-    client: kube::Client,
-    _dir: tempfile::TempDir,
-}
-
-impl Server {
-    async fn start() -> anyhow::Result<Self> {
-        let dir = tempfile::tempdir()?;
-        let exe = std::env::current_exe()?;
-        let child = Command::new(exe)
-            .args(["server", "--listen", "127.0.0.1:0", "--data"])
-            .arg(dir.path())
-            .env("BRUME_LOG", "warn")
-            .stdout(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .context("starting brume server")?;
-        let kubeconfig = dir.path().join("kubeconfig");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !kubeconfig.exists() {
-            anyhow::ensure!(
-                Instant::now() < deadline,
-                "the server did not start within 30 s"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        let client = client_for(&kubeconfig).await?;
-        Ok(Server {
-            child,
-            client,
-            _dir: dir,
-        })
-    }
-
-    fn rss_bytes(&self) -> anyhow::Result<u64> {
-        let pid = self.child.id().context("the server exited")?;
-        rss_of(&format!("/proc/{pid}/status"))
-    }
-}
-
-async fn client_for(kubeconfig: &Path) -> anyhow::Result<kube::Client> {
-    let kc = kube::config::Kubeconfig::read_from(kubeconfig)?;
-    let config =
-        kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
-            .await?;
-    Ok(kube::Client::try_from(config)?)
-}
-
-fn rss_of(status_file: &str) -> anyhow::Result<u64> {
-    let text = std::fs::read_to_string(status_file)?;
-    let kb: u64 = text
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .context("no VmRSS line")?;
-    Ok(kb * 1024)
-}
-
-fn post(path: &str, body: &Value) -> Request<Vec<u8>> {
-    Request::builder()
-        .method(Method::POST)
-        .uri(path)
-        .header(header::CONTENT_TYPE, "application/json")
-        .body(serde_json::to_vec(body).unwrap_or_default())
-        .expect("a valid request")
-}
-
 fn configmap(name: &str) -> Value {
     json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": {"k": "v"}})
 }
@@ -121,15 +54,6 @@ fn pod(name: &str) -> Value {
             "ports": [{"containerPort": 80}],
             "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}}}]}
     })
-}
-
-/// Latency percentiles of a sample, in milliseconds.
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[idx].as_secs_f64() * 1000.0
 }
 
 struct Phase {
@@ -311,8 +235,12 @@ async fn watch_phase(
     ))
 }
 
-async fn memory_phase(server: &Server, pods: usize, clients: usize) -> anyhow::Result<(u64, u64)> {
-    let before = server.rss_bytes()?;
+async fn memory_phase(
+    server: &BrumeChild,
+    pods: usize,
+    clients: usize,
+) -> anyhow::Result<(u64, u64)> {
+    let before = server.memory()?.rss;
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut tasks = Vec::new();
     for _ in 0..clients {
@@ -343,12 +271,12 @@ async fn memory_phase(server: &Server, pods: usize, clients: usize) -> anyhow::R
         .request_text(Request::get("/api/v1/pods?limit=500").body(Vec::new())?)
         .await?;
     drop(list);
-    Ok((before, server.rss_bytes()?))
+    Ok((before, server.memory()?.rss))
 }
 
 /// Runs the API benchmark and prints its figures.
 pub async fn run(args: Args) -> anyhow::Result<()> {
-    let server = Server::start().await?;
+    let server = BrumeChild::start(&["server"]).await?;
     println!(
         "brume bench api: server pid {:?}, {} writers, {} s per phase",
         server.child.id(),
@@ -405,8 +333,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         println!();
         println!(
             "memory: server RSS {:.0} MiB at start of phase, {:.0} MiB with {} pods stored (+{} ConfigMaps from earlier phases)",
-            before as f64 / 1048576.0,
-            after as f64 / 1048576.0,
+            mib(before),
+            mib(after),
             args.pods,
             one.count + many.count + args.watch_writes
         );

@@ -2,8 +2,19 @@
 //! same run. They are not tests and assert nothing about time.
 
 pub mod api;
+pub mod failover;
+pub mod memory;
 pub mod scheduler;
 pub mod startup;
+
+mod agents;
+mod binding;
+mod child;
+mod hollow;
+mod kit;
+mod pods;
+mod proc;
+mod watch;
 
 /// The benchmarks.
 #[derive(clap::Subcommand)]
@@ -12,8 +23,14 @@ pub enum Bench {
     Api(api::Args),
     /// The scheduler with hollow nodes: pods bound per second end-to-end through the API.
     Scheduler(scheduler::Args),
-    /// Pod startup latency with `brume dev`: create -> Running seen through a watch.
+    /// Pod startup latency on `brume agent` nodes: create -> Running seen through a watch.
     Startup(startup::Args),
+    /// Failover: an agent is SIGKILLed; detection, eviction, scheduling and start of the
+    /// replacements.
+    Failover(failover::Args),
+    /// Resident memory of an agent (idle, with pods) or of the server (with hollow nodes and pods).
+    #[command(subcommand)]
+    Memory(memory::Args),
 }
 
 /// Runs a benchmark.
@@ -22,5 +39,7 @@ pub async fn run(b: Bench) -> anyhow::Result<()> {
         Bench::Api(args) => api::run(args).await,
         Bench::Scheduler(args) => scheduler::run(args).await,
         Bench::Startup(args) => startup::run(args).await,
+        Bench::Failover(args) => failover::run(args).await,
+        Bench::Memory(args) => memory::run(args).await,
     }
 }

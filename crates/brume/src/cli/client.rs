@@ -11,6 +11,10 @@ pub struct Api {
     client: kube::Client,
     /// The namespace of the current context (`default` if unset).
     pub namespace: String,
+    /// The server URL.
+    pub server: String,
+    /// The CA certificate the kubeconfig trusts (DER), if it names one.
+    pub ca_der: Option<Vec<u8>>,
 }
 
 /// The error of a failed request: the server's `Status` message, with its HTTP code.
@@ -32,8 +36,15 @@ impl Api {
             .await
             .context("loading the kubeconfig: set KUBECONFIG to the file `brume dev` printed")?;
         let namespace = config.default_namespace.clone();
+        let server = config.cluster_url.to_string();
+        let ca_der = config.root_cert.as_ref().and_then(|c| c.first().cloned());
         let client = kube::Client::try_from(config).context("building the API client")?;
-        Ok(Api { client, namespace })
+        Ok(Api {
+            client,
+            namespace,
+            server,
+            ca_der,
+        })
     }
 
     /// Sends one request; a non-2xx answer becomes a [`ServerError`].

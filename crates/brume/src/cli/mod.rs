@@ -9,3 +9,4 @@ pub mod get;
 pub mod manifest;
 pub mod print;
 pub mod scale;
+pub mod token;

@@ -9,6 +9,7 @@ use k8s_openapi::api::apps::v1::DaemonSet;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
@@ -34,7 +35,11 @@ pub async fn run(client: kube::Client) -> Result<(), ControllerError> {
     let controller = Controller::new(sets, watcher::Config::default());
     let store = controller.store();
     controller
-        .owns(Api::<Pod>::all(client.clone()), watcher::Config::default())
+        // Ownership is in the metadata: the pod watch decodes nothing else.
+        .owns(
+            Api::<PartialObjectMeta<Pod>>::all(client.clone()),
+            watcher::Config::default(),
+        )
         .watches(
             Api::<Node>::all(client.clone()),
             watcher::Config::default(),

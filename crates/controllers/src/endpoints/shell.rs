@@ -8,6 +8,7 @@ use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Endpoints, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::api::{Api, DeleteParams, ListParams, PostParams};
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
@@ -24,29 +25,35 @@ struct Ctx {
 /// Runs the endpoints controller until its watches end.
 pub async fn run(client: kube::Client) -> Result<(), ControllerError> {
     let services: Api<Service> = Api::all(client.clone());
-    let pods: Api<Pod> = Api::all(client.clone());
+    // Only a pod's labels say which Services it belongs to: the watch decodes metadata alone,
+    // which costs a fraction of a whole pod on every pod event.
+    let pods: Api<PartialObjectMeta<Pod>> = Api::all(client.clone());
     let slices: Api<EndpointSlice> = Api::all(client.clone());
     let controller = Controller::new(services, watcher::Config::default());
     let store = controller.store();
     controller
-        .watches(pods, watcher::Config::default(), move |pod: Pod| {
-            // Every Service of the pod's namespace whose selector matches it.
-            let labels = pod.metadata.labels.clone().unwrap_or_default();
-            store
-                .state()
-                .into_iter()
-                .filter(|svc| svc.metadata.namespace == pod.metadata.namespace)
-                .filter(|svc| {
-                    svc.spec
-                        .as_ref()
-                        .and_then(|s| s.selector.as_ref())
-                        .is_some_and(|sel| {
-                            !sel.is_empty() && sel.iter().all(|(k, v)| labels.get(k) == Some(v))
-                        })
-                })
-                .map(|svc| ObjectRef::from_obj(&*svc))
-                .collect::<Vec<_>>()
-        })
+        .watches(
+            pods,
+            watcher::Config::default(),
+            move |pod: PartialObjectMeta<Pod>| {
+                // Every Service of the pod's namespace whose selector matches it.
+                let labels = pod.metadata.labels.clone().unwrap_or_default();
+                store
+                    .state()
+                    .into_iter()
+                    .filter(|svc| svc.metadata.namespace == pod.metadata.namespace)
+                    .filter(|svc| {
+                        svc.spec
+                            .as_ref()
+                            .and_then(|s| s.selector.as_ref())
+                            .is_some_and(|sel| {
+                                !sel.is_empty() && sel.iter().all(|(k, v)| labels.get(k) == Some(v))
+                            })
+                    })
+                    .map(|svc| ObjectRef::from_obj(&*svc))
+                    .collect::<Vec<_>>()
+            },
+        )
         .owns(
             slices,
             watcher::Config::default().labels(&format!("{MANAGED_BY}={CONTROLLER_NAME}")),

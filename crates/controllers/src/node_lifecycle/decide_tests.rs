@@ -50,7 +50,7 @@ fn a_lease_unchanged_for_the_grace_period_is_unreachable() {
 #[test]
 fn an_unreachable_node_is_marked_and_tainted_once() {
     let n = node("True", json!([{"key": "gpu", "effect": "NoSchedule"}]));
-    let plan = plan_node(&n, Health::Unreachable, t(50));
+    let plan = plan_node(&n, Health::Unreachable, t(50), t(39));
     assert!(plan.mark_unknown);
     let taints = plan.taints.unwrap();
     let keys: Vec<_> = taints
@@ -65,18 +65,19 @@ fn an_unreachable_node_is_marked_and_tainted_once() {
             (UNREACHABLE, "NoExecute")
         ]
     );
-    assert_eq!(taints[2].time_added, Some(Time(t(50))));
+    // The NoExecute taint dates from when the node went silent, not from now.
+    assert_eq!(taints[2].time_added, Some(Time(t(39))));
 
     // Already marked and tainted: nothing to do.
     let mut marked = node("Unknown", serde_json::to_value(&taints).unwrap());
     marked.metadata.name = Some("n1".into());
     assert_eq!(
-        plan_node(&marked, Health::Unreachable, t(60)),
+        plan_node(&marked, Health::Unreachable, t(60), t(39)),
         NodePlan::default()
     );
 
     // The lease renews: the unreachable taints go, the user's stay.
-    let back = plan_node(&marked, Health::Reachable, t(70));
+    let back = plan_node(&marked, Health::Reachable, t(70), t(70));
     assert!(!back.mark_unknown);
     let keys: Vec<_> = back.taints.unwrap().into_iter().map(|t| t.key).collect();
     assert_eq!(keys, vec!["gpu"]);
@@ -84,7 +85,7 @@ fn an_unreachable_node_is_marked_and_tainted_once() {
 
 #[test]
 fn a_node_reporting_not_ready_gets_the_not_ready_taints() {
-    let plan = plan_node(&node("False", json!([])), Health::Reachable, t(5));
+    let plan = plan_node(&node("False", json!([])), Health::Reachable, t(5), t(1));
     assert!(!plan.mark_unknown);
     let keys: Vec<_> = plan
         .taints

@@ -65,16 +65,21 @@ pub async fn run(client: kube::Client, config: ControllersConfig) -> Result<(), 
                 now,
             );
             probes.insert(name, probe);
-            checked.push((node, probe.health(now, config.node_grace_period)));
+            checked.push((
+                node,
+                probe.health(now, config.node_grace_period),
+                probe.seen_at,
+            ));
         }
-        let healths: Vec<Health> = checked.iter().map(|(_, h)| *h).collect();
+        let healths: Vec<Health> = checked.iter().map(|(_, h, _)| *h).collect();
         let next = evictions.step(&healths, now);
         if next != evictions {
             tracing::warn!(?next, "node eviction state changed");
         }
         evictions = next;
-        for (node, health) in checked {
-            if let Err(e) = check(&client, &config, &node, health, evictions, now).await {
+        for (node, health, silent_since) in checked {
+            let at = (now, silent_since);
+            if let Err(e) = check(&client, &config, &node, health, evictions, at).await {
                 tracing::warn!(node = ?node.metadata.name, error = %e, "node check failed");
             }
         }
@@ -114,10 +119,10 @@ async fn check(
     node: &Node,
     health: Health,
     evictions: Evictions,
-    now: Timestamp,
+    (now, silent_since): (Timestamp, Timestamp),
 ) -> Result<(), ControllerError> {
     let name = node.metadata.name.clone().unwrap_or_default();
-    let plan = decide::plan_node(node, health, now);
+    let plan = decide::plan_node(node, health, now, silent_since);
     let nodes: Api<Node> = Api::all(client.clone());
     if plan.mark_unknown {
         let conditions = decide::unknown_conditions(node, now);

@@ -14,6 +14,7 @@ use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::watcher;
 use serde_json::json;
@@ -37,7 +38,8 @@ struct Ctx {
 /// Runs the ReplicaSet controller until its watches end.
 pub async fn run(client: kube::Client) -> Result<(), ControllerError> {
     let sets: Api<ReplicaSet> = Api::all(client.clone());
-    let pods: Api<Pod> = Api::all(client.clone());
+    // Ownership is in the metadata: the pod watch decodes nothing else.
+    let pods: Api<PartialObjectMeta<Pod>> = Api::all(client.clone());
     let ctx = Arc::new(Ctx {
         client,
         expectations: Expectations::default(),

@@ -1,0 +1,60 @@
+//! What the in-process integration tests share: a router on a memory store, and requests to it
+//! over HTTP semantics without a socket.
+#![allow(dead_code)] // each test binary uses its own part
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use brume_apiserver::{AppState, Config};
+use brume_store::{MemoryStore, Store};
+use http::{Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+
+pub const TOKEN: &str = "test-token";
+
+pub async fn server() -> Router {
+    let state = Arc::new(AppState::new(
+        Arc::new(MemoryStore::new()) as Arc<dyn Store>,
+        Config::new(TOKEN),
+    ));
+    brume_apiserver::start(state.clone()).await.unwrap();
+    brume_apiserver::router(state)
+}
+
+pub async fn call(
+    app: &Router,
+    method: Method,
+    path: &str,
+    ct: &str,
+    body: Value,
+) -> (StatusCode, Value) {
+    let body = if body.is_null() {
+        Vec::new()
+    } else {
+        serde_json::to_vec(&body).unwrap()
+    };
+    let req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .header("content-type", ct)
+        .body(Body::from(body))
+        .unwrap();
+    let resp = app.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    let v = serde_json::from_slice(&bytes)
+        .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()));
+    (status, v)
+}
+
+pub async fn post(app: &Router, path: &str, body: Value) -> (StatusCode, Value) {
+    call(app, Method::POST, path, "application/json", body).await
+}
+
+pub async fn get(app: &Router, path: &str) -> (StatusCode, Value) {
+    call(app, Method::GET, path, "application/json", Value::Null).await
+}

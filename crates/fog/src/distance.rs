@@ -1,0 +1,174 @@
+//! The estimated RTT between two nodes from whatever their metadata tells (DESIGN §8): Vivaldi
+//! coordinates first, then GPS, then zone and region labels. `None` means unknown, and callers
+//! must never read it as zero.
+
+use crate::location::NodeLocation;
+
+/// The Earth's mean radius in kilometres (IUGG mean radius R1 = 6371.0088 km).
+pub const EARTH_RADIUS_KM: f64 = 6371.0088;
+
+/// How far light travels in optical fibre per millisecond: c / n with a refractive index of
+/// about 1.5, so roughly 200 km/ms. This gives the rule of thumb "1 ms of RTT per 100 km"
+/// (I. Grigorik, "High Performance Browser Networking", O'Reilly 2013, ch. 1, Table 1-1).
+pub const FIBRE_KM_PER_MS: f64 = 200.0;
+
+/// A fixed cost added to every GPS-derived RTT for access links, switching and the host stack.
+/// It is an assumption, not a measurement: a few milliseconds is what wired access networks
+/// add (Grigorik, ch. 1, "last-mile latency"), to be calibrated against measured coordinates.
+pub const GEO_OVERHEAD_MS: f64 = 5.0;
+
+/// The assumed RTT between two nodes in the same zone: one data centre or site, where
+/// round trips are well under a millisecond; 1 ms is the upper end.
+pub const SAME_ZONE_RTT_MS: f64 = 1.0;
+
+/// The assumed RTT between two zones of one region: cloud providers document single-digit
+/// millisecond latency between the availability zones of a region (AWS "Regions and
+/// Availability Zones"), so we take 5 ms.
+pub const SAME_REGION_RTT_MS: f64 = 5.0;
+
+/// The assumed RTT between two regions: the median off-diagonal RTT of the PlanetLab matrix in
+/// `../shared/data/planetlab-490-rtt-ms.tsv` (135 ms), a wide-area spread of hosts.
+pub const OTHER_REGION_RTT_MS: f64 = 135.0;
+
+/// The estimated RTT in milliseconds between two nodes, or `None` when nothing tells.
+///
+/// 1. Both have Vivaldi coordinates of the same dimensions: their Vivaldi distance.
+/// 2. Both have GPS positions: `2 × great-circle distance / 200 km/ms + 5 ms`. Real routes are
+///    longer than great circles (Singla et al., "The Internet at the Speed of Light", HotNets
+///    2014), so this leans low over long distances.
+/// 3. Labels: same zone, else same region, else different regions, using the constants above.
+///    Two zones that differ with no region on one side say nothing, so they give `None`.
+pub fn estimate_rtt_ms(a: &NodeLocation, b: &NodeLocation) -> Option<f64> {
+    if let (Some(ca), Some(cb)) = (&a.coordinate, &b.coordinate)
+        && ca.dimensions() == cb.dimensions()
+    {
+        return Some(ca.distance_ms(cb));
+    }
+    if let (Some(ga), Some(gb)) = (a.geo, b.geo) {
+        return Some(2.0 * haversine_km(ga, gb) / FIBRE_KM_PER_MS + GEO_OVERHEAD_MS);
+    }
+    let same = |x: &Option<String>, y: &Option<String>| match (x, y) {
+        (Some(x), Some(y)) => Some(x == y),
+        _ => None,
+    };
+    let same_region = same(&a.region, &b.region);
+    match (same(&a.zone, &b.zone), same_region) {
+        (Some(true), Some(true) | None) => Some(SAME_ZONE_RTT_MS),
+        (_, Some(true)) => Some(SAME_REGION_RTT_MS),
+        (_, Some(false)) => Some(OTHER_REGION_RTT_MS),
+        (Some(false) | None, None) => None,
+    }
+}
+
+/// The great-circle distance in kilometres between two (latitude, longitude) points in degrees,
+/// by the haversine formula (R. W. Sinnott, "Virtues of the Haversine", Sky and Telescope,
+/// 1984) on a sphere of the Earth's mean radius.
+pub fn haversine_km(a: (f64, f64), b: (f64, f64)) -> f64 {
+    let (lat1, lon1) = (a.0.to_radians(), a.1.to_radians());
+    let (lat2, lon2) = (b.0.to_radians(), b.1.to_radians());
+    let h = ((lat2 - lat1) / 2.0).sin().powi(2)
+        + lat1.cos() * lat2.cos() * ((lon2 - lon1) / 2.0).sin().powi(2);
+    2.0 * EARTH_RADIUS_KM * h.sqrt().min(1.0).asin()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::coordinate::Coordinate;
+
+    const PARIS: (f64, f64) = (48.8566, 2.3522);
+    const LYON: (f64, f64) = (45.7640, 4.8357);
+
+    fn at(geo: (f64, f64)) -> NodeLocation {
+        NodeLocation {
+            geo: Some(geo),
+            ..NodeLocation::default()
+        }
+    }
+
+    fn labelled(zone: Option<&str>, region: Option<&str>) -> NodeLocation {
+        NodeLocation {
+            zone: zone.map(str::to_string),
+            region: region.map(str::to_string),
+            ..NodeLocation::default()
+        }
+    }
+
+    #[test]
+    fn haversine_paris_lyon_is_about_390_km() {
+        let d = haversine_km(PARIS, LYON);
+        assert!((385.0..=400.0).contains(&d), "{d} km");
+        assert_eq!(haversine_km(PARIS, PARIS), 0.0);
+        // Antipodes: half the circumference.
+        let half = haversine_km((0.0, 0.0), (0.0, 180.0));
+        assert!((half - std::f64::consts::PI * EARTH_RADIUS_KM).abs() < 1e-6);
+    }
+
+    #[test]
+    fn gps_gives_fibre_rtt_plus_overhead() {
+        let rtt = estimate_rtt_ms(&at(PARIS), &at(LYON)).unwrap();
+        // ≈ 2 × 392 km / 200 km/ms + 5 ms ≈ 8.9 ms.
+        assert!((8.5..9.5).contains(&rtt), "{rtt}");
+        assert_eq!(
+            estimate_rtt_ms(&at(PARIS), &at(PARIS)),
+            Some(GEO_OVERHEAD_MS)
+        );
+    }
+
+    #[test]
+    fn coordinates_win_over_gps_and_labels() {
+        let coordinate = |x: f64| Coordinate {
+            vector: vec![x, 0.0],
+            height: 1.0,
+            error: 0.1,
+        };
+        let mut a = at(PARIS);
+        a.coordinate = Some(coordinate(0.0));
+        let mut b = at(LYON);
+        b.coordinate = Some(coordinate(30.0));
+        assert_eq!(estimate_rtt_ms(&a, &b), Some(32.0));
+        // Dimensions that differ cannot be compared, so GPS decides.
+        b.coordinate = Some(Coordinate::origin(3));
+        assert!(estimate_rtt_ms(&a, &b).unwrap() < 10.0);
+    }
+
+    #[test]
+    fn labels_give_documented_constants() {
+        let z = |zone, region| labelled(zone, region);
+        assert_eq!(
+            estimate_rtt_ms(&z(Some("a"), Some("r")), &z(Some("a"), Some("r"))),
+            Some(SAME_ZONE_RTT_MS)
+        );
+        assert_eq!(
+            estimate_rtt_ms(&z(Some("a"), None), &z(Some("a"), None)),
+            Some(SAME_ZONE_RTT_MS)
+        );
+        assert_eq!(
+            estimate_rtt_ms(&z(Some("a"), Some("r")), &z(Some("b"), Some("r"))),
+            Some(SAME_REGION_RTT_MS)
+        );
+        assert_eq!(
+            estimate_rtt_ms(&z(None, Some("r")), &z(Some("b"), Some("r"))),
+            Some(SAME_REGION_RTT_MS)
+        );
+        assert_eq!(
+            estimate_rtt_ms(&z(Some("a"), Some("r")), &z(Some("a"), Some("s"))),
+            Some(OTHER_REGION_RTT_MS),
+            "a zone name reused in another region is another zone"
+        );
+        assert_eq!(
+            estimate_rtt_ms(&z(Some("a"), None), &z(Some("b"), None)),
+            None
+        );
+    }
+
+    #[test]
+    fn nothing_known_is_unknown_not_zero() {
+        let nothing = NodeLocation::default();
+        assert_eq!(estimate_rtt_ms(&nothing, &nothing), None);
+        assert_eq!(
+            estimate_rtt_ms(&at(PARIS), &labelled(Some("a"), None)),
+            None
+        );
+    }
+}

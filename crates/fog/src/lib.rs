@@ -1,0 +1,35 @@
+//! Brume's fog model, kept pure (DESIGN §8): where a node is (Vivaldi coordinates, GPS, zone and
+//! region labels), how far apart two nodes are, how a gateway weights endpoints by proximity, and
+//! how much a replica on a candidate node would cut demand-weighted latency. Nothing here does
+//! I/O or needs a runtime, so the agent, the proxy, the scheduler and `brume sim` share it.
+//!
+//! An unknown distance is `None` everywhere in this crate and is never read as zero.
+#![warn(missing_docs)]
+
+pub mod coordinate;
+pub mod distance;
+pub mod error;
+pub mod evaluate;
+pub mod latency_filter;
+pub mod location;
+pub mod matrix;
+pub mod placement;
+pub mod routing;
+pub mod routing_spec;
+mod tie_break;
+pub mod vivaldi;
+
+pub use coordinate::{COORDINATES_ANNOTATION, Coordinate};
+pub use distance::estimate_rtt_ms;
+pub use error::FogError;
+pub use evaluate::{ConvergenceStats, SimulationSettings, VivaldiReport, simulate_vivaldi};
+pub use latency_filter::LatencyFilter;
+pub use location::{GEO_ANNOTATION, NodeLocation, parse_geo};
+pub use matrix::RttMatrix;
+pub use placement::{
+    LatencySummary, PlacementConfig, PlacementGain, latency_summary, placement_gain,
+};
+pub use routing::{
+    ProximityParams, overload_mask, pick_weighted, proximity_weights, validate_alpha,
+};
+pub use vivaldi::{VivaldiConfig, VivaldiNode, moved_meaningfully};

@@ -1,0 +1,335 @@
+//! Proximity routing weights (DESIGN §8): a gateway picks endpoint i with weight
+//! `w_i = (1−α)/n + α · d_i^−p / Σ_j d_j^−p`, where d_i is the estimated RTT to the endpoint.
+//! α = 0 is Kubernetes' random policy; α = 1 with a large p is "nearest". An overload guard
+//! skips endpoints whose in-flight count exceeds (1+β) times the mean.
+
+use crate::error::FogError;
+
+/// The annotation that sets α for a Service's proximity routing.
+pub const PROXIMITY_ALPHA_ANNOTATION: &str = "fog.brume.io/proximity-alpha";
+
+/// The smallest distance used in `d^−p`, in milliseconds, so that a co-located endpoint (an
+/// estimate of 0 ms) gets a large but finite share. 0.1 ms is below any RTT between two
+/// machines, so it never reorders real endpoints.
+pub const MIN_DISTANCE_MS: f64 = 0.1;
+
+/// The knobs of proximity routing.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ProximityParams {
+    /// α in [0, 1]: the share of traffic steered by proximity; the rest is spread uniformly.
+    pub alpha: f64,
+    /// p > 0: how sharply the proximity share favours the nearest endpoints.
+    pub p: f64,
+    /// β >= 0 for the overload guard, or `None` to turn the guard off.
+    pub beta: Option<f64>,
+}
+
+impl Default for ProximityParams {
+    /// A starting point to be measured (DESIGN §8): α = 0.8, p = 2, guard at β = 1 (twice the
+    /// mean in-flight count).
+    fn default() -> ProximityParams {
+        ProximityParams {
+            alpha: 0.8,
+            p: 2.0,
+            beta: Some(1.0),
+        }
+    }
+}
+
+impl ProximityParams {
+    /// Checks α in [0, 1], p > 0 and finite, and β >= 0 and finite.
+    pub fn validate(&self) -> Result<(), FogError> {
+        if !(0.0..=1.0).contains(&self.alpha) {
+            return Err(alpha_error(self.alpha.to_string()));
+        }
+        if !(self.p.is_finite() && self.p > 0.0) {
+            return Err(FogError::BadParameter {
+                name: "proximity exponent p",
+                value: self.p.to_string(),
+                valid: "a finite number > 0",
+            });
+        }
+        if let Some(beta) = self.beta
+            && !(beta.is_finite() && beta >= 0.0)
+        {
+            return Err(FogError::BadParameter {
+                name: "overload guard beta",
+                value: beta.to_string(),
+                valid: "a finite number >= 0",
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Parses the `fog.brume.io/proximity-alpha` annotation: a number in [0, 1].
+pub fn validate_alpha(text: &str) -> Result<f64, FogError> {
+    match text.trim().parse::<f64>() {
+        Ok(alpha) if (0.0..=1.0).contains(&alpha) => Ok(alpha),
+        _ => Err(alpha_error(text.to_string())),
+    }
+}
+
+fn alpha_error(value: String) -> FogError {
+    FogError::BadParameter {
+        name: PROXIMITY_ALPHA_ANNOTATION,
+        value,
+        valid: "a number in [0, 1] (0 = random, 1 = all by proximity)",
+    }
+}
+
+/// Which endpoints the overload guard lets through: `false` for those whose in-flight count
+/// exceeds (1+β) × the mean. At least one endpoint is always let through.
+pub fn overload_mask(in_flight: &[u64], beta: f64) -> Vec<bool> {
+    if in_flight.is_empty() {
+        return Vec::new();
+    }
+    let mean = in_flight.iter().map(|&c| c as f64).sum::<f64>() / in_flight.len() as f64;
+    let limit = (1.0 + beta.max(0.0)) * mean;
+    let mask: Vec<bool> = in_flight.iter().map(|&c| c as f64 <= limit).collect();
+    if mask.iter().any(|&ok| ok) {
+        mask
+    } else {
+        // Cannot happen for β >= 0 (the minimum is at most the mean), but never skip all.
+        vec![true; in_flight.len()]
+    }
+}
+
+/// The routing weight of each endpoint, summing to 1 (empty for no endpoints).
+///
+/// `distances_ms[i]` is the estimated RTT to endpoint i, `None` when unknown; a NaN, infinite or
+/// negative estimate counts as unknown. An endpoint of unknown distance keeps its uniform share
+/// (1−α)/n but gets none of the proximity share, unless every distance is unknown, in which
+/// case the weights are uniform. With `in_flight` given and a β set, overloaded endpoints get
+/// weight 0 and the formula runs over the others.
+pub fn proximity_weights(
+    distances_ms: &[Option<f64>],
+    in_flight: Option<&[u64]>,
+    params: &ProximityParams,
+) -> Result<Vec<f64>, FogError> {
+    params.validate()?;
+    let n = distances_ms.len();
+    let eligible = match (in_flight, params.beta) {
+        (Some(counts), Some(beta)) if counts.len() == n => overload_mask(counts, beta),
+        (Some(counts), Some(_)) => {
+            return Err(FogError::BadParameter {
+                name: "in-flight counts",
+                value: format!("{} counts", counts.len()),
+                valid: "one count per endpoint",
+            });
+        }
+        _ => vec![true; n],
+    };
+    let live = eligible.iter().filter(|&&ok| ok).count();
+    let mut weights = vec![0.0; n];
+    if live == 0 {
+        return Ok(weights);
+    }
+    let known = |i: usize| {
+        distances_ms[i]
+            .filter(|d| d.is_finite() && *d >= 0.0)
+            .map(|d| d.max(MIN_DISTANCE_MS))
+    };
+    let candidates: Vec<(usize, Option<f64>)> = (0..n)
+        .filter(|&i| eligible[i])
+        .map(|i| (i, known(i)))
+        .collect();
+    let nearest = candidates.iter().filter_map(|&(_, d)| d).reduce(f64::min);
+    let Some(nearest) = nearest else {
+        for &(i, _) in &candidates {
+            weights[i] = 1.0 / live as f64;
+        }
+        return Ok(weights);
+    };
+    // (d_min / d_i)^p is d_i^−p scaled by a constant that cancels in the normalisation; it stays
+    // in (0, 1], so a large p cannot overflow.
+    let inverse: Vec<f64> = candidates
+        .iter()
+        .map(|&(_, d)| d.map_or(0.0, |d| (nearest / d).powf(params.p)))
+        .collect();
+    let total: f64 = inverse.iter().sum();
+    let uniform = (1.0 - params.alpha) / live as f64;
+    for (&(i, _), share) in candidates.iter().zip(&inverse) {
+        weights[i] = uniform + params.alpha * share / total;
+    }
+    Ok(weights)
+}
+
+/// Picks an index with probability proportional to its weight, given a uniform random number
+/// `u` in [0, 1) from the caller; `None` when no weight is positive. Pure, so tests and the
+/// simulator choose their own randomness.
+pub fn pick_weighted(weights: &[f64], u: f64) -> Option<usize> {
+    let positive = |w: f64| w.is_finite() && w > 0.0;
+    let total: f64 = weights.iter().copied().filter(|&w| positive(w)).sum();
+    if total <= 0.0 {
+        return None;
+    }
+    let target = u.clamp(0.0, 1.0) * total;
+    let mut cumulative = 0.0;
+    let mut last = None;
+    for (i, &w) in weights.iter().enumerate() {
+        if !positive(w) {
+            continue;
+        }
+        cumulative += w;
+        last = Some(i);
+        if target < cumulative {
+            return last;
+        }
+    }
+    // Rounding can leave `target` a hair above the sum; the last positive weight takes it.
+    last
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(alpha: f64, p: f64) -> ProximityParams {
+        ProximityParams {
+            alpha,
+            p,
+            beta: None,
+        }
+    }
+
+    fn sum(w: &[f64]) -> f64 {
+        w.iter().sum()
+    }
+
+    const DISTANCES: [Option<f64>; 4] = [Some(5.0), Some(20.0), Some(80.0), Some(150.0)];
+
+    #[test]
+    fn weights_sum_to_one() {
+        for alpha in [0.0, 0.3, 0.8, 1.0] {
+            for p in [0.5, 1.0, 2.0, 8.0] {
+                let w = proximity_weights(&DISTANCES, None, &params(alpha, p)).unwrap();
+                assert!((sum(&w) - 1.0).abs() < 1e-12, "α={alpha} p={p}: {w:?}");
+                assert!(
+                    w.windows(2).all(|pair| pair[0] >= pair[1]),
+                    "nearer is heavier"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn alpha_zero_is_uniform() {
+        let w = proximity_weights(&DISTANCES, None, &params(0.0, 2.0)).unwrap();
+        assert!(w.iter().all(|&x| (x - 0.25).abs() < 1e-12), "{w:?}");
+    }
+
+    #[test]
+    fn alpha_one_with_large_p_is_nearest() {
+        let w = proximity_weights(&DISTANCES, None, &params(1.0, 50.0)).unwrap();
+        assert!(w[0] > 0.999_999, "{w:?}");
+        // Even p = 1000 must not overflow or produce NaN.
+        let w = proximity_weights(&DISTANCES, None, &params(1.0, 1000.0)).unwrap();
+        assert_eq!(w[0], 1.0);
+        assert!(w.iter().all(|x| x.is_finite()));
+    }
+
+    #[test]
+    fn formula_matches_by_hand() {
+        // d = 10, 20; p = 1: inverse shares 2/3 and 1/3; α = 0.5: w = 0.25 + 0.5 · share.
+        let w = proximity_weights(&[Some(10.0), Some(20.0)], None, &params(0.5, 1.0)).unwrap();
+        assert!((w[0] - (0.25 + 0.5 * 2.0 / 3.0)).abs() < 1e-12);
+        assert!((w[1] - (0.25 + 0.5 / 3.0)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn zero_distance_is_clamped_not_infinite() {
+        let w = proximity_weights(&[Some(0.0), Some(10.0)], None, &params(1.0, 1.0)).unwrap();
+        // 0 ms becomes 0.1 ms: shares 100 : 1.
+        assert!((w[0] - 100.0 / 101.0).abs() < 1e-12, "{w:?}");
+    }
+
+    #[test]
+    fn unknown_distance_is_not_favoured() {
+        let d = [Some(50.0), None, Some(100.0)];
+        let w = proximity_weights(&d, None, &params(0.6, 2.0)).unwrap();
+        assert!((sum(&w) - 1.0).abs() < 1e-12);
+        assert!(
+            (w[1] - 0.4 / 3.0).abs() < 1e-12,
+            "keeps only its uniform share: {w:?}"
+        );
+        assert!(w[1] < w[2] && w[2] < w[0], "{w:?}");
+        // NaN and negative estimates are unknown too, never "zero, hence nearest".
+        let d = [Some(f64::NAN), Some(-3.0), Some(100.0)];
+        let w = proximity_weights(&d, None, &params(1.0, 2.0)).unwrap();
+        assert_eq!(w, vec![0.0, 0.0, 1.0]);
+    }
+
+    #[test]
+    fn all_unknown_is_uniform() {
+        let w = proximity_weights(&[None, None, None], None, &params(1.0, 2.0)).unwrap();
+        assert!(w.iter().all(|&x| (x - 1.0 / 3.0).abs() < 1e-12), "{w:?}");
+        assert!(
+            proximity_weights(&[], None, &params(1.0, 2.0))
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn overload_guard_skips_busy_endpoints_but_never_all() {
+        let guarded = ProximityParams {
+            alpha: 1.0,
+            p: 4.0,
+            beta: Some(0.5),
+        };
+        // Mean 10, limit 15: the nearest endpoint with 25 in flight is skipped.
+        let w = proximity_weights(&DISTANCES, Some(&[25, 5, 5, 5]), &guarded).unwrap();
+        assert_eq!(w[0], 0.0);
+        assert!((sum(&w) - 1.0).abs() < 1e-12);
+        assert!(w[1] > 0.9, "the next nearest takes over: {w:?}");
+        assert_eq!(overload_mask(&[0, 0, 0], 0.0), vec![true; 3]);
+        assert_eq!(overload_mask(&[9, 1], 0.0), vec![false, true]);
+        assert!(
+            overload_mask(&[7], 0.0)[0],
+            "a single endpoint is never skipped"
+        );
+        let message = proximity_weights(&DISTANCES, Some(&[1, 2]), &guarded)
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("one count per endpoint"), "{message}");
+    }
+
+    #[test]
+    fn alpha_is_validated_with_its_range() {
+        assert_eq!(validate_alpha("0.75").unwrap(), 0.75);
+        assert_eq!(validate_alpha(" 1 ").unwrap(), 1.0);
+        for bad in ["1.5", "-0.1", "NaN", "near", ""] {
+            let message = validate_alpha(bad).unwrap_err().to_string();
+            assert!(
+                message.contains("fog.brume.io/proximity-alpha") && message.contains("[0, 1]"),
+                "{bad}: {message}"
+            );
+        }
+        assert!(proximity_weights(&DISTANCES, None, &params(1.0, 0.0)).is_err());
+        assert!(proximity_weights(&DISTANCES, None, &params(1.1, 1.0)).is_err());
+    }
+
+    #[test]
+    fn pick_weighted_follows_the_cumulative_weights() {
+        let w = [0.5, 0.0, 0.25, 0.25];
+        assert_eq!(pick_weighted(&w, 0.0), Some(0));
+        assert_eq!(pick_weighted(&w, 0.49), Some(0));
+        assert_eq!(
+            pick_weighted(&w, 0.5),
+            Some(2),
+            "zero weight is never picked"
+        );
+        assert_eq!(pick_weighted(&w, 0.8), Some(3));
+        assert_eq!(pick_weighted(&w, 0.999_999_999), Some(3));
+        assert_eq!(pick_weighted(&w, 1.0), Some(3));
+        assert_eq!(pick_weighted(&[0.0, 0.0], 0.3), None);
+        assert_eq!(pick_weighted(&[], 0.3), None);
+        // Frequencies over an even grid of u match the weights.
+        let mut counts = [0usize; 4];
+        for k in 0..1000 {
+            counts[pick_weighted(&w, k as f64 / 1000.0).unwrap()] += 1;
+        }
+        assert_eq!(counts, [500, 0, 250, 250]);
+    }
+}

@@ -1,0 +1,156 @@
+//! `proximity`: a random choice weighted by estimated RTT, with an overload guard (DESIGN §8).
+//!
+//! The weights come from brume-fog's [`proximity_weights`]:
+//! `w_i = (1−α)/n + α · d_i^−p / Σ_j d_j^−p`, where `d_i` is the endpoint's `distance_ms`
+//! (the gateway's estimated RTT to the endpoint's node). An endpoint of unknown distance keeps
+//! only its uniform share. With β set, endpoints whose live in-flight count exceeds (1+β) times
+//! the mean over the candidates are skipped, so a popular near replica sheds load to the next
+//! nearest instead of queueing. The in-flight counts are this gateway's own (connections for
+//! TCP, requests for HTTP): the guard needs no coordination between nodes.
+
+use std::net::SocketAddr;
+
+use brume_fog::{ProximityParams, pick_weighted, proximity_weights};
+use rand::Rng;
+use tokio::time::Instant;
+
+use super::load::LoadMap;
+use super::{PickContext, Policy, uniform_index};
+use crate::endpoint::Endpoint;
+
+/// Distance-weighted random choice with an overload guard over live in-flight counts.
+#[derive(Debug)]
+pub struct Proximity {
+    params: ProximityParams,
+    loads: LoadMap,
+}
+
+impl Proximity {
+    /// A proximity policy with these parameters and no work in flight.
+    pub fn new(params: ProximityParams) -> Self {
+        Self {
+            params,
+            loads: LoadMap::new(),
+        }
+    }
+
+    /// The parameters in use.
+    pub fn params(&self) -> &ProximityParams {
+        &self.params
+    }
+
+    /// The weight of each candidate as the next pick would see it.
+    pub fn weights(&self, candidates: &[&Endpoint]) -> Vec<f64> {
+        let distances: Vec<Option<f64>> = candidates.iter().map(|e| e.distance_ms).collect();
+        let in_flight: Option<Vec<u64>> = self.params.beta.map(|_| {
+            let addrs: Vec<SocketAddr> = candidates.iter().map(|e| e.address).collect();
+            self.loads.in_flight_all(&addrs)
+        });
+        match proximity_weights(&distances, in_flight.as_deref(), &self.params) {
+            Ok(w) => w,
+            Err(e) => {
+                // The parser only builds valid parameters; should one slip through, balance
+                // uniformly rather than refuse traffic.
+                tracing::warn!(error = %e, "invalid proximity parameters; using uniform weights");
+                vec![1.0; candidates.len()]
+            }
+        }
+    }
+}
+
+impl Policy for Proximity {
+    fn name(&self) -> &'static str {
+        "proximity"
+    }
+
+    fn pick(&self, candidates: &[&Endpoint], ctx: &mut PickContext<'_>) -> Option<usize> {
+        if candidates.is_empty() {
+            return None;
+        }
+        let weights = self.weights(candidates);
+        let u: f64 = ctx.rng.random();
+        pick_weighted(&weights, u).or_else(|| Some(uniform_index(ctx.rng, candidates.len())))
+    }
+
+    fn on_start(&self, endpoint: &Endpoint, now: Instant) {
+        self.loads.start(endpoint.address, now);
+    }
+
+    fn on_end(&self, endpoint: &Endpoint, now: Instant) {
+        self.loads.end(endpoint.address, now);
+    }
+
+    fn retain(&self, live: &dyn Fn(SocketAddr) -> bool) {
+        self.loads.retain(live);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::testing::{endpoints, histogram};
+
+    fn at(distances: &[Option<f64>]) -> Vec<Endpoint> {
+        let mut eps = endpoints(distances.len());
+        for (e, d) in eps.iter_mut().zip(distances) {
+            e.distance_ms = *d;
+        }
+        eps
+    }
+
+    fn params(alpha: f64, p: f64, beta: Option<f64>) -> ProximityParams {
+        ProximityParams { alpha, p, beta }
+    }
+
+    #[test]
+    fn alpha_one_and_large_p_picks_the_nearest() {
+        let eps = at(&[Some(40.0), Some(5.0), Some(12.0)]);
+        let policy = Proximity::new(params(1.0, 50.0, None));
+        assert_eq!(histogram(&policy, &eps, 500, 1, None), [0, 500, 0]);
+    }
+
+    #[test]
+    fn alpha_zero_is_uniform() {
+        let eps = at(&[Some(1.0), Some(100.0), Some(1000.0), None]);
+        let policy = Proximity::new(params(0.0, 2.0, None));
+        // 1000 expected each; ±15% is > 9 standard deviations.
+        for c in histogram(&policy, &eps, 4000, 2, None) {
+            assert!((850..=1150).contains(&c), "{c}");
+        }
+    }
+
+    #[test]
+    fn unknown_distance_is_not_favoured() {
+        let eps = at(&[Some(10.0), None, Some(10.0)]);
+        let policy = Proximity::new(ProximityParams::default());
+        let counts = histogram(&policy, &eps, 3000, 3, None);
+        // The unknown one keeps (1−0.8)/3 ≈ 6.7 %; the known ones ≈ 46.7 % each.
+        assert!((100..=300).contains(&counts[1]), "{counts:?}");
+        assert!(counts[0] > 1200 && counts[2] > 1200, "{counts:?}");
+    }
+
+    #[test]
+    fn overload_guard_sheds_to_the_next_nearest() {
+        let eps = at(&[Some(2.0), Some(20.0), Some(50.0)]);
+        let policy = Proximity::new(params(1.0, 8.0, Some(1.0)));
+        let now = Instant::now();
+        // 10 in flight on the nearest: mean 3.3, limit 6.7, so it is skipped.
+        for _ in 0..10 {
+            policy.on_start(&eps[0], now);
+        }
+        let counts = histogram(&policy, &eps, 300, 4, None);
+        assert_eq!(counts[0], 0, "{counts:?}");
+        assert!(counts[1] > 290, "{counts:?}");
+        // Without the guard the nearest keeps everything, busy or not.
+        let unguarded = Proximity::new(params(1.0, 8.0, None));
+        for _ in 0..10 {
+            unguarded.on_start(&eps[0], now);
+        }
+        assert_eq!(histogram(&unguarded, &eps, 300, 4, None)[0], 300);
+        // Once the work ends the nearest is back.
+        for _ in 0..10 {
+            policy.on_end(&eps[0], now);
+        }
+        assert_eq!(histogram(&policy, &eps, 300, 4, None)[0], 300);
+    }
+}

@@ -1,0 +1,106 @@
+//! Per-connection TCP proxying: pick an endpoint, connect (retrying on other endpoints), then
+//! copy bytes both ways until either side closes.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+
+use crate::context::Context;
+use crate::demand::DemandCounter;
+use crate::table::{Lease, ServicePortKey};
+
+/// Why no upstream connection could be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The Service port has no endpoint that accepts new traffic.
+    #[error("service port {0} has no ready endpoint")]
+    NoEndpoints(ServicePortKey),
+    /// Every ready endpoint was tried and none accepted the connection.
+    #[error("service port {key}: all {tried} ready endpoints failed to connect; last: {last}")]
+    AllFailed {
+        /// The Service port.
+        key: ServicePortKey,
+        /// How many endpoints were tried.
+        tried: usize,
+        /// The last endpoint's error.
+        #[source]
+        last: io::Error,
+    },
+}
+
+/// Connects to an endpoint of `key`, trying each ready endpoint at most once.
+///
+/// Each attempt re-reads the table, so an endpoint that became ready meanwhile is eligible. A
+/// failed attempt reports the connect timeout to the policy as a latency sample: a refused
+/// connect on a local network takes microseconds and would otherwise make the dead endpoint
+/// look like the fastest one to least-request.
+pub(crate) async fn connect(
+    ctx: &Context,
+    key: &ServicePortKey,
+    client: SocketAddr,
+) -> Result<(TcpStream, Lease), ConnectError> {
+    let mut tried: Vec<SocketAddr> = Vec::new();
+    let mut last: Option<io::Error> = None;
+    loop {
+        let Some(lease) = ctx.pick(key, client.ip(), &tried) else {
+            return Err(match last {
+                None => ConnectError::NoEndpoints(key.clone()),
+                Some(last) => ConnectError::AllFailed {
+                    key: key.clone(),
+                    tried: tried.len(),
+                    last,
+                },
+            });
+        };
+        let endpoint = lease.endpoint().address;
+        ctx.link_delay(&lease.endpoint().node).await;
+        let attempt = timeout(ctx.config.connect_timeout, TcpStream::connect(endpoint)).await;
+        let err = match attempt {
+            Ok(Ok(stream)) => {
+                lease.record_elapsed();
+                return Ok((stream, lease));
+            }
+            Ok(Err(e)) => e,
+            Err(_) => io::Error::new(io::ErrorKind::TimedOut, "connect timed out"),
+        };
+        tracing::debug!(service = %key, %endpoint, error = %err, "connect failed; trying another endpoint");
+        lease.record_latency(ctx.config.connect_timeout);
+        tried.push(endpoint);
+        last = Some(err);
+    }
+}
+
+/// Proxies one accepted client connection to an endpoint of `key`.
+pub(crate) async fn serve(
+    ctx: Arc<Context>,
+    key: ServicePortKey,
+    demand: DemandCounter,
+    mut client: TcpStream,
+    peer: SocketAddr,
+) {
+    let _active = ctx.track();
+    demand.record_connection();
+    // Interactive protocols behind a Service should not pay Nagle's delay twice.
+    let _ = client.set_nodelay(true);
+    let (mut upstream, _lease) = match connect(&ctx, &key, peer).await {
+        Ok(ok) => ok,
+        Err(e) => {
+            tracing::warn!(client = %peer, error = %e, "closing client connection");
+            // Reset rather than close, so the client sees an error at once instead of an
+            // empty answer, as it would see a refused connection.
+            let _ = client.set_zero_linger();
+            return;
+        }
+    };
+    let _ = upstream.set_nodelay(true);
+    // The lease lives until the copy ends: the connection counts as in flight for
+    // least-request and the proximity overload guard, and a terminating endpoint's open
+    // connections simply run to completion (drain).
+    match tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
+        Ok((up, down)) => tracing::trace!(client = %peer, up, down, "connection closed"),
+        Err(e) => tracing::debug!(client = %peer, error = %e, "connection ended with an error"),
+    }
+}
