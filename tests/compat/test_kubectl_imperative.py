@@ -125,7 +125,12 @@ def normalised(obj: dict) -> dict:
     if not annotations:
         meta.pop("annotations", None)
     obj.pop("status", None)
-    obj.get("spec", {}).pop("nodeName", None)
+    spec = obj.get("spec", {})
+    spec.pop("nodeName", None)
+    for port in spec.get("ports", []) if obj.get("kind") == "Service" else []:
+        # The cluster allocates node ports; each creation gets its own, from the range.
+        if "nodePort" in port:
+            assert 30000 <= port.pop("nodePort") <= 32767, port
     return obj
 
 
