@@ -29,7 +29,5 @@ pub use matrix::RttMatrix;
 pub use placement::{
     LatencySummary, PlacementConfig, PlacementGain, latency_summary, placement_gain,
 };
-pub use routing::{
-    ProximityParams, overload_mask, pick_weighted, proximity_weights, validate_alpha,
-};
+pub use routing::{ProximityParams, overload_mask, pick_weighted, proximity_weights};
 pub use vivaldi::{VivaldiConfig, VivaldiNode, moved_meaningfully};

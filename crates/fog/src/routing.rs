@@ -62,14 +62,6 @@ impl ProximityParams {
     }
 }
 
-/// Parses the `fog.brume.io/proximity-alpha` annotation: a number in [0, 1].
-pub fn validate_alpha(text: &str) -> Result<f64, FogError> {
-    match text.trim().parse::<f64>() {
-        Ok(alpha) if (0.0..=1.0).contains(&alpha) => Ok(alpha),
-        _ => Err(alpha_error(text.to_string())),
-    }
-}
-
 fn alpha_error(value: String) -> FogError {
     FogError::BadParameter {
         name: PROXIMITY_ALPHA_ANNOTATION,
@@ -296,16 +288,7 @@ mod tests {
     }
 
     #[test]
-    fn alpha_is_validated_with_its_range() {
-        assert_eq!(validate_alpha("0.75").unwrap(), 0.75);
-        assert_eq!(validate_alpha(" 1 ").unwrap(), 1.0);
-        for bad in ["1.5", "-0.1", "NaN", "near", ""] {
-            let message = validate_alpha(bad).unwrap_err().to_string();
-            assert!(
-                message.contains("fog.brume.io/proximity-alpha") && message.contains("[0, 1]"),
-                "{bad}: {message}"
-            );
-        }
+    fn parameters_out_of_range_are_refused() {
         assert!(proximity_weights(&DISTANCES, None, &params(1.0, 0.0)).is_err());
         assert!(proximity_weights(&DISTANCES, None, &params(1.1, 1.0)).is_err());
     }
