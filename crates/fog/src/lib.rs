@@ -14,6 +14,7 @@ pub mod latency_filter;
 pub mod location;
 pub mod matrix;
 pub mod placement;
+pub mod probe_plan;
 pub mod routing;
 pub mod routing_spec;
 mod tie_break;
@@ -29,5 +30,6 @@ pub use matrix::RttMatrix;
 pub use placement::{
     LatencySummary, PlacementConfig, PlacementGain, latency_summary, placement_gain,
 };
+pub use probe_plan::ProbePlan;
 pub use routing::{ProximityParams, overload_mask, pick_weighted, proximity_weights};
 pub use vivaldi::{VivaldiConfig, VivaldiNode, moved_meaningfully};
