@@ -2,16 +2,19 @@
 //!
 //! Three kinds of callers reach the API. The admin (the kubeconfig's bearer token) may do
 //! anything. A node (the credential an agent received when it joined) may read the cluster,
-//! write only its own Node and Lease, write the status of pods bound to it, create events, and
-//! read a secret only when a pod bound to it uses that secret: the rules of Kubernetes' node
-//! authorizer and NodeRestriction admission, which keep one compromised fog node from
-//! reaching the rest of the cluster. A bootstrap token may only join a node.
+//! write only its own Node and Lease, write the status of pods bound to it, create events, write
+//! the TrafficReports of its own gateway, and read a secret only when a pod bound to it uses
+//! that secret: the rules of Kubernetes' node authorizer and NodeRestriction admission, which
+//! keep one compromised fog node from reaching the rest of the cluster. A bootstrap token may
+//! only join a node.
 //!
 //! Some rules depend on stored objects (which node a pod is bound to); [`decide`] then says
 //! which fact the caller must look up, and [`pod_uses_secret`] answers the secret rule from a
 //! pod.
 
 use serde_json::Value;
+
+use crate::traffic_report::{self, TrafficReport};
 
 /// Who is calling.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -155,13 +158,30 @@ fn decide_node(node: &str, req: &Request) -> Decision {
                 "node {node:?} may only update, patch or delete pods bound to it"
             )),
         },
+        // The gateway is read from the name: validation holds a report's name to
+        // `<spec.service>.<spec.gateway>` and a name never changes, so the name in the request
+        // (the URL's, or the body's on create) is the gateway of the body and of the stored
+        // report alike. A request the name does not settle is refused.
+        (traffic_report::GROUP, traffic_report::PLURAL) => {
+            match (req.verb, req.name.and_then(TrafficReport::gateway_of)) {
+                (Verb::Create | Verb::Update | Verb::Patch | Verb::Delete, Some(gateway))
+                    if gateway == node =>
+                {
+                    Decision::Allow
+                }
+                _ => Decision::Deny(format!(
+                    "node {node:?} may only write the TrafficReports of its own gateway, named \
+                     <service>.{node} with spec.gateway {node:?}"
+                )),
+            }
+        }
         ("" | "events.k8s.io", "events") => match req.verb {
             Verb::Create | Verb::Update | Verb::Patch => Decision::Allow,
             _ => Decision::Deny(format!("node {node:?} may only create or update events")),
         },
         _ => Decision::Deny(format!(
             "a node may read the cluster but writes only its Node, its Lease, the pods bound \
-             to it and events ({node:?} asked to {} {})",
+             to it, events and its gateway's TrafficReports ({node:?} asked to {} {})",
             req.verb.as_str(),
             req.plural
         )),
@@ -357,6 +377,76 @@ mod tests {
             panic!("a bootstrap token read a pod");
         };
         assert!(why.contains("/brume/v1/join"), "{why}");
+    }
+
+    #[test]
+    fn a_node_writes_only_the_traffic_reports_of_its_gateway() {
+        let report = |verb, name| {
+            req(
+                verb,
+                "fog.brume.io",
+                "trafficreports",
+                None,
+                Some("default"),
+                name,
+            )
+        };
+        let n3 = node("node-3");
+        for verb in [Verb::Create, Verb::Update, Verb::Patch, Verb::Delete] {
+            assert_eq!(
+                decide(&n3, &report(verb, Some("web.node-3"))),
+                Decision::Allow,
+                "{verb:?}"
+            );
+            for other in ["web.node-4", "web.node-30", "node-3", "web.node-3.paris"] {
+                let Decision::Deny(why) = decide(&n3, &report(verb, Some(other))) else {
+                    panic!("{verb:?} {other} allowed");
+                };
+                assert!(why.contains("spec.gateway \"node-3\""), "{why}");
+            }
+            // A create whose name the server could not read (generateName, a non-JSON body).
+            assert!(matches!(
+                decide(&n3, &report(verb, None)),
+                Decision::Deny(_)
+            ));
+        }
+        assert!(matches!(
+            decide(&n3, &report(Verb::DeleteCollection, None)),
+            Decision::Deny(_)
+        ));
+        // Any node reads every gateway's reports; the admin writes any of them.
+        for verb in [Verb::Get, Verb::List, Verb::Watch] {
+            assert_eq!(
+                decide(&n3, &report(verb, Some("web.node-4"))),
+                Decision::Allow
+            );
+        }
+        assert_eq!(
+            decide(&Identity::Admin, &report(Verb::Patch, Some("web.node-4"))),
+            Decision::Allow
+        );
+    }
+
+    #[test]
+    fn an_agent_may_publish_its_coordinates_and_watch_what_its_proxy_needs() {
+        let n1 = node("n1");
+        // `fog.brume.io/coordinates` goes out as a merge patch of its own Node's metadata.
+        let own = req(Verb::Patch, "", "nodes", None, None, Some("n1"));
+        assert_eq!(decide(&n1, &own), Decision::Allow);
+        let other = req(Verb::Patch, "", "nodes", None, None, Some("n2"));
+        assert!(matches!(decide(&n1, &other), Decision::Deny(_)));
+        for (group, plural, namespace) in [
+            ("", "services", None),
+            ("", "services", Some("default")),
+            ("discovery.k8s.io", "endpointslices", None),
+            ("discovery.k8s.io", "endpointslices", Some("default")),
+            ("", "nodes", None),
+        ] {
+            for verb in [Verb::List, Verb::Watch] {
+                let r = req(verb, group, plural, None, namespace, None);
+                assert_eq!(decide(&n1, &r), Decision::Allow, "{verb:?} {plural}");
+            }
+        }
     }
 
     #[test]

@@ -12,7 +12,9 @@ pub mod patch;
 pub mod resource;
 pub mod selector;
 pub mod table;
+pub mod traffic_report;
 pub mod validation;
 
 pub use error::{FieldError, FieldErrorKind};
 pub use resource::{ResourceInfo, Scope};
+pub use traffic_report::{TrafficReport, TrafficReportSpec};

@@ -123,6 +123,8 @@ macro_rules! kinds {
 use k8s_openapi::api::{apps::v1 as apps, autoscaling::v2 as autoscaling, core::v1 as core};
 use k8s_openapi::api::{coordination::v1 as coordination, discovery::v1 as discovery};
 
+use crate::traffic_report::TrafficReport;
+
 kinds! {
     core::Namespace => { "", "v1", "Namespace", "namespaces", "namespace", Cluster, ["ns"], ["status", "finalize"], [] },
     core::Node => { "", "v1", "Node", "nodes", "node", Cluster, ["no"], ["status"], [] },
@@ -138,6 +140,7 @@ kinds! {
     discovery::EndpointSlice => { "discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", "endpointslice", Namespaced, [], [], [] },
     coordination::Lease => { "coordination.k8s.io", "v1", "Lease", "leases", "lease", Namespaced, [], [], [] },
     autoscaling::HorizontalPodAutoscaler => { "autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", "horizontalpodautoscaler", Namespaced, ["hpa"], ["status"], ["all"] },
+    TrafficReport => { "fog.brume.io", "v1", "TrafficReport", "trafficreports", "trafficreport", Namespaced, ["tr"], [], [] },
 }
 
 /// The kind served at `<group>/<version>/<plural>`.
@@ -207,6 +210,11 @@ mod tests {
         assert_eq!(by_user_name("replicasets.apps").unwrap().kind, "ReplicaSet");
         assert!(by_user_name("replicasets.core").is_none());
         assert!(by_user_name("widgets").is_none());
+        assert_eq!(by_user_name("tr").unwrap().kind, "TrafficReport");
+        assert_eq!(
+            by_user_name("trafficreports.fog.brume.io").unwrap().kind,
+            "TrafficReport"
+        );
     }
 
     #[test]

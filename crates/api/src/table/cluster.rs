@@ -1,12 +1,13 @@
 //! Rows of the cluster's own bookkeeping: Nodes, Namespaces, Events and Leases.
 
+use brume_fog::{COORDINATES_ANNOTATION, Coordinate};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::Column;
 use super::format::{
-    AGE, NAME, UNKNOWN, age, col, int, items, name, object, or_none, since, some_text, text, time,
-    wide,
+    AGE, NAME, NONE, UNKNOWN, age, col, int, items, name, object, or_none, since, some_text, text,
+    time, wide,
 };
 
 /// Node columns, as Kubernetes' node printer declares them.
@@ -44,6 +45,12 @@ pub(super) const NODE: &[Column] = &[
         "Container-Runtime",
         "string",
         "The container runtime and its version, as the node reports them.",
+    ),
+    wide(
+        "Coord-Error",
+        "string",
+        "The relative error the node estimates for its Vivaldi coordinate (annotation \
+         fog.brume.io/coordinates): 0 is sure, 1.5 is no idea yet.",
     ),
 ];
 
@@ -87,7 +94,18 @@ pub(super) fn node(node: &Value, now: DateTime<Utc>) -> Vec<Value> {
         json!(info("osImage")),
         json!(info("kernelVersion")),
         json!(info("containerRuntimeVersion")),
+        json!(coordinate_error(node)),
     ]
+}
+
+/// The error of the node's published Vivaldi coordinate with two decimals, or `<none>` when the
+/// annotation is absent or does not parse (an agent that has not measured yet, or a bad write).
+fn coordinate_error(node: &Value) -> String {
+    node.pointer("/metadata/annotations")
+        .and_then(|a| a.get(COORDINATES_ANNOTATION))
+        .and_then(Value::as_str)
+        .and_then(|text| Coordinate::from_annotation(text).ok())
+        .map_or_else(|| NONE.to_string(), |c| format!("{:.2}", c.error))
 }
 
 /// The node's roles, sorted and without repeats: from `node-role.kubernetes.io/<role>` label
@@ -248,7 +266,9 @@ mod tests {
         json!({
             "metadata": {"name": "edge-3", "creationTimestamp": "2025-05-29T08:00:00Z",
                 "labels": {"node-role.kubernetes.io/edge": "", "node-role.kubernetes.io/gateway": "",
-                    "kubernetes.io/role": "edge", "topology.kubernetes.io/zone": "lyon"}},
+                    "kubernetes.io/role": "edge", "topology.kubernetes.io/zone": "lyon"},
+                "annotations": {"fog.brume.io/coordinates":
+                    "{\"vector\":[1.5,-2],\"height\":0.4,\"error\":0.2711}"}},
             "spec": {"unschedulable": unschedulable},
             "status": {
                 "conditions": [{"type": "MemoryPressure", "status": "False"},
@@ -276,7 +296,8 @@ mod tests {
                 "<none>",
                 "Debian GNU/Linux 12",
                 "6.1.0-18-arm64",
-                "docker://27.1.1"
+                "docker://27.1.1",
+                "0.27"
             ]
         );
     }
@@ -288,7 +309,38 @@ mod tests {
         let bare = json!({"metadata": {"name": "n"}});
         let cells = row(kind("Node"), &bare, now());
         assert_eq!(cells[1..4], ["Unknown", "<none>", "<unknown>"]);
-        assert_eq!(cells[7..], ["<unknown>", "<unknown>", "<unknown>"]);
+        assert_eq!(
+            cells[7..],
+            ["<unknown>", "<unknown>", "<unknown>", "<none>"]
+        );
+    }
+
+    #[test]
+    fn coordinate_error_is_shown_wide_and_none_when_unreadable() {
+        let col = columns(kind("Node"))
+            .into_iter()
+            .find(|c| c.name == "Coord-Error")
+            .unwrap();
+        assert_eq!(col.priority, 1);
+        let with = |text: &str| json!({"metadata": {"name": "n", "annotations": {"fog.brume.io/coordinates": text}}});
+        let error = |node: &Value| row(kind("Node"), node, now())[10].clone();
+        assert_eq!(
+            error(&with(r#"{"vector":[1,2],"height":0.5,"error":1.5}"#)),
+            "1.50"
+        );
+        assert_eq!(
+            error(&with(r#"{"vector":[1,2],"height":0.5,"error":0.126}"#)),
+            "0.13"
+        );
+        for bad in [
+            "not json",
+            r#"{"vector":[1],"height":0,"error":0.2}"#,
+            r#"{"error":0.2}"#,
+        ] {
+            assert_eq!(error(&with(bad)), "<none>", "{bad}");
+        }
+        let not_text = json!({"metadata": {"annotations": {"fog.brume.io/coordinates": 3}}});
+        assert_eq!(error(&not_text), "<none>");
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod apps;
 mod cluster;
 mod config;
 mod duration;
+mod fog;
 mod format;
 mod network;
 mod pod;
@@ -71,6 +72,7 @@ fn printer(info: &ResourceInfo) -> Printer {
         ("apps", "ReplicaSet") => (apps::REPLICA_SET, apps::replica_set),
         ("apps", "DaemonSet") => (apps::DAEMON_SET, apps::daemon_set),
         ("autoscaling", "HorizontalPodAutoscaler") => (apps::HPA, apps::hpa),
+        ("fog.brume.io", "TrafficReport") => (fog::TRAFFIC_REPORT, fog::traffic_report),
         _ => (DEFAULT_COLUMNS, default_row),
     };
     Printer { columns, row }
@@ -154,6 +156,8 @@ mod tests {
                 "status": {"replicas": 1}}),
             "HorizontalPodAutoscaler" => json!({"spec": {"maxReplicas": 3,
                 "scaleTargetRef": {"kind": "Deployment", "name": "x"}}}),
+            "TrafficReport" => json!({"spec": {"service": "x", "gateway": "n1",
+                "requestsPerSecond": 1.5}}),
             _ => json!({}),
         };
         for (k, v) in extra.as_object().unwrap() {
@@ -203,7 +207,6 @@ mod tests {
 
     #[test]
     fn every_kind_in_the_registry_has_its_own_printer() {
-        // Only kinds added later (the fog.brume.io ones) should fall back to Name and Age.
         for info in KINDS {
             assert!(columns(info).len() > 2, "{} has no printer", info.kind);
         }
@@ -235,11 +238,11 @@ mod tests {
     #[test]
     fn unknown_kinds_get_name_and_age() {
         let widget = ResourceInfo {
-            group: "fog.brume.io",
+            group: "example.com",
             version: "v1",
-            kind: "TrafficReport",
-            plural: "trafficreports",
-            singular: "trafficreport",
+            kind: "Widget",
+            plural: "widgets",
+            singular: "widget",
             scope: Scope::Namespaced,
             short_names: &[],
             subresources: &[],

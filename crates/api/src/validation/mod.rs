@@ -33,6 +33,7 @@ mod secret;
 mod selector;
 mod service;
 mod template;
+mod traffic_report;
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -67,6 +68,7 @@ fn rules(info: &ResourceInfo) -> Option<(CreateRule, Option<UpdateRule>)> {
         ),
         ("coordination.k8s.io", "Lease") => (lease::validate, None),
         ("autoscaling", "HorizontalPodAutoscaler") => (hpa::validate, None),
+        ("fog.brume.io", "TrafficReport") => (traffic_report::validate, None),
         _ => return None,
     })
 }

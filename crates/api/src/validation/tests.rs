@@ -115,6 +115,15 @@ fn realistic_objects_of_every_kind_are_valid() {
             "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
                      "maxReplicas": 5}}),
         ),
+        (
+            "fog.brume.io/v1",
+            "TrafficReport",
+            json!({"metadata": {"name": "web.node-3", "namespace": "default",
+                "labels": {"fog.brume.io/service": "web", "fog.brume.io/gateway": "node-3"}},
+            "spec": {"service": "web", "gateway": "node-3", "requestsPerSecond": 12.5,
+                     "connectionsPerSecond": 0.0, "requestsTotal": 1234, "connectionsTotal": 0,
+                     "observedTime": "2026-12-03T07:00:00Z"}}),
+        ),
     ];
     for (api_version, kind, obj) in objects {
         let info = info(api_version, kind);
