@@ -92,13 +92,24 @@ fn gvk(k: &ResourceInfo) -> Value {
     json!([{"group": k.group, "version": k.version, "kind": k.kind}])
 }
 
-/// `io.k8s.api.apps.v1.Deployment`, the definition name Kubernetes uses.
+/// `io.k8s.api.apps.v1.Deployment`, the definition name Kubernetes uses; a group of Brume's own
+/// is named by its reversed domain, as the apiserver names custom resources
+/// (`io.brume.fog.v1.TrafficReport`).
 fn schema_name(k: &ResourceInfo) -> String {
+    if is_brume_group(k.group) {
+        let reversed: Vec<&str> = k.group.rsplit('.').collect();
+        return format!("{}.{}.{}", reversed.join("."), k.version, k.kind);
+    }
     let group = match k.group {
         "" => "core",
         g => g.split('.').next().unwrap_or(g),
     };
     format!("io.k8s.api.{group}.{}.{}", k.version, k.kind)
+}
+
+/// True for the groups Brume defines (`fog.brume.io`) rather than Kubernetes.
+fn is_brume_group(group: &str) -> bool {
+    group == "brume.io" || group.ends_with(".brume.io")
 }
 
 fn url_templates(k: &ResourceInfo) -> (String, String) {
@@ -140,7 +151,11 @@ fn operation(k: &ResourceInfo, action: &str, gvk: &Value, writes: bool) -> Value
 fn schema(k: &ResourceInfo) -> Value {
     json!({
         "type": "object",
-        "description": format!("{} ({}), as defined by Kubernetes {}.", k.kind, k.api_version(), crate::discovery::KUBE_MINOR),
+        "description": if is_brume_group(k.group) {
+            format!("{} ({}), a kind of Brume's own (DESIGN §8).", k.kind, k.api_version())
+        } else {
+            format!("{} ({}), as defined by Kubernetes {}.", k.kind, k.api_version(), crate::discovery::KUBE_MINOR)
+        },
         "properties": {
             "apiVersion": {"type": "string", "description": "The versioned schema of this object."},
             "kind": {"type": "string", "description": "The REST resource this object represents."},
@@ -150,4 +165,23 @@ fn schema(k: &ResourceInfo) -> Value {
         },
         "x-kubernetes-group-version-kind": gvk(k),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn brume_kinds_are_named_by_their_reversed_group() {
+        let name = |api_version, kind| schema_name(resource::by_kind(api_version, kind).unwrap());
+        assert_eq!(
+            name("fog.brume.io/v1", "TrafficReport"),
+            "io.brume.fog.v1.TrafficReport"
+        );
+        assert_eq!(
+            name("discovery.k8s.io/v1", "EndpointSlice"),
+            "io.k8s.api.discovery.v1.EndpointSlice"
+        );
+        assert_eq!(name("v1", "Pod"), "io.k8s.api.core.v1.Pod");
+    }
 }
