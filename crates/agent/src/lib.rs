@@ -7,6 +7,7 @@
 //! status a pod reports ([`status`]). The async shells gather facts and apply decisions.
 #![warn(missing_docs)]
 
+pub mod dns;
 pub mod downward;
 pub mod events;
 pub mod heartbeat;
