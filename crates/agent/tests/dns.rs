@@ -238,7 +238,7 @@ async fn swapping_the_records_changes_the_answer() {
 
 #[tokio::test]
 async fn a_large_answer_is_truncated_over_udp_without_edns_and_whole_over_tcp() {
-    // An SRV record of this Service's name is ~60 bytes: 40 ports are well over 512.
+    // An SRV record of this Service's name is ~50 bytes (the target is never compressed): 40 ports are well over 512.
     let ports = (0..40)
         .map(|i| port(Some(&format!("p{i}")), 8000 + i, Some(30100 + i)))
         .collect();

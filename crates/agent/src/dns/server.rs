@@ -69,6 +69,10 @@ impl DnsServer {
 /// port free for both protocols is chosen; see [`DnsServer::local_addr`].
 ///
 /// Binding happens before this returns, so an agent that cannot serve DNS learns it at once.
+///
+/// Bind the node's own address rather than `0.0.0.0`: on a host with several addresses a reply
+/// from a wildcard UDP socket may leave from another address than the one asked, and resolvers
+/// drop such replies.
 pub async fn serve(
     addr: SocketAddr,
     records: watch::Receiver<Arc<DnsRecords>>,
