@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod dns;
+pub mod coordinates;
 pub mod downward;
 pub mod events;
 pub mod heartbeat;
@@ -18,7 +19,10 @@ pub mod manager;
 pub mod node;
 pub mod probe;
 pub mod restart;
+pub mod routes;
+pub mod services;
 pub mod spec;
 pub mod status;
+pub mod traffic;
 pub mod volumes;
 pub mod worker;

@@ -194,7 +194,7 @@ pub fn routes(
             let port = ServicePort {
                 app_protocol: sp.app_protocol.clone(),
                 endpoints: endpoints(slices, &port_name, nodes),
-                routing: routing.clone(),
+                routing,
             };
             out.ports.push((key, port));
         }

@@ -50,6 +50,9 @@ pub struct AgentArgs {
     /// runtime at start, for air-gapped sites.
     #[arg(long)]
     images_dir: Option<PathBuf>,
+    /// The port of the node's DNS server for Services, on --address (0: no DNS server).
+    #[arg(long, default_value_t = 53)]
+    dns_port: u16,
 }
 
 /// Everything an agent needs, however it was started.
@@ -73,6 +76,110 @@ pub struct AgentSpec {
     pub pull_images: bool,
     /// Image tarballs to load into docker at start.
     pub images_dir: Option<PathBuf>,
+    /// The fog side: service proxy, DNS, Vivaldi prober, demand reports.
+    pub fog: FogOptions,
+}
+
+/// What the agent runs besides pods (DESIGN §7, §8).
+#[derive(Clone, Default)]
+pub struct FogOptions {
+    /// Runs the service proxy, the Vivaldi prober and the demand reports (off for hollow
+    /// nodes, thousands of which share one process).
+    pub enabled: bool,
+    /// The port of the agent's DNS server on the node address; `None` runs none.
+    pub dns_port: Option<u16>,
+    /// The emulated RTT to each other node (`brume dev --latency-matrix`).
+    pub link_delay: Option<Arc<dyn brume_proxy::LinkDelay>>,
+}
+
+/// Starts the service proxy, the prober, the demand reports and DNS of one node.
+async fn start_fog(
+    client: &kube::Client,
+    spec: &AgentSpec,
+) -> anyhow::Result<()> {
+    use brume_agent::{coordinates, services, traffic};
+    use brume_proxy::{Demand, Gateway, Proxy, ProxyConfig, RoutingTable};
+    let gateway = Gateway {
+        node: spec.name.clone(),
+        zone: spec.labels.get(brume_fog::location::ZONE_LABEL).cloned(),
+    };
+    let demand = Demand::new(spec.name.clone(), brume_proxy::demand::DEFAULT_TAU);
+    let config = ProxyConfig {
+        link_delay: spec.fog.link_delay.clone(),
+        ..ProxyConfig::default()
+    };
+    let proxy = Arc::new(Proxy::new(RoutingTable::new(gateway), demand.clone(), config));
+    let view = services::start(client.clone(), spec.name.clone(), spec.address, proxy);
+
+    let nodes: kube::Api<k8s_openapi::api::core::v1::Node> = kube::Api::all(client.clone());
+    let published = nodes
+        .get_opt(&spec.name)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|n| n.metadata.annotations)
+        .and_then(|mut a| a.remove(brume_fog::COORDINATES_ANNOTATION));
+    let state = coordinates::initial_state(published.as_deref());
+    let probe_addr = std::net::SocketAddr::new(spec.address, coordinates::PROBE_PORT);
+    let socket = tokio::net::UdpSocket::bind(probe_addr)
+        .await
+        .with_context(|| format!("binding the probe port {probe_addr}/udp"))?;
+    tokio::spawn(coordinates::respond(
+        Arc::new(socket),
+        spec.name.clone(),
+        state.clone(),
+    ));
+    tokio::spawn(coordinates::run(
+        client.clone(),
+        spec.name.clone(),
+        spec.address,
+        view.nodes.clone(),
+        state,
+        spec.fog.link_delay.clone(),
+        coordinates::ProberConfig::default(),
+    ));
+    tokio::spawn(traffic::run(
+        client.clone(),
+        demand,
+        view.services.clone(),
+        traffic::ReporterConfig::default(),
+    ));
+    if let Some(port) = spec.fog.dns_port {
+        start_dns(std::net::SocketAddr::new(spec.address, port), spec.address, view).await;
+    }
+    Ok(())
+}
+
+/// Serves DNS for Services on `addr`, following the mirrored Services; a port that cannot be
+/// bound (53 needs root) is logged and the node runs without DNS.
+async fn start_dns(
+    addr: std::net::SocketAddr,
+    node_address: IpAddr,
+    view: brume_agent::services::ClusterView,
+) {
+    use brume_agent::dns::DnsRecords;
+    let records = move |view: &brume_agent::services::ClusterView| {
+        let services: Vec<_> = view.services.state().iter().map(|s| (**s).clone()).collect();
+        Arc::new(DnsRecords::from_services(
+            "cluster.local",
+            node_address,
+            &services,
+        ))
+    };
+    let (tx, rx) = tokio::sync::watch::channel(records(&view));
+    match brume_agent::dns::serve(addr, rx).await {
+        Ok(_server) => {
+            tokio::spawn(async move {
+                let mut view = view;
+                while view.changed.changed().await.is_ok() {
+                    tx.send_replace(records(&view));
+                }
+            });
+        }
+        Err(e) => {
+            tracing::warn!(%addr, error = %e, "the DNS server could not start: Services are not resolvable on this node")
+        }
+    }
 }
 
 fn parse_labels(items: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
@@ -188,6 +295,9 @@ pub async fn run_agent(client: kube::Client, spec: AgentSpec) -> anyhow::Result<
         spec.name.clone(),
         HeartbeatConfig::default(),
     ));
+    if spec.fog.enabled {
+        start_fog(&client, &spec).await?;
+    }
     manager::run(
         client,
         spec.name,
@@ -306,6 +416,11 @@ pub async fn agent(args: AgentArgs) -> anyhow::Result<()> {
         log_tls: creds.log_tls()?,
         pull_images: args.pull_images,
         images_dir: args.images_dir,
+        fog: FogOptions {
+            enabled: true,
+            dns_port: (args.dns_port != 0).then_some(args.dns_port),
+            link_delay: None,
+        },
     };
     run_agent(client, spec).await
 }

@@ -5,6 +5,7 @@ mod agent;
 mod bench;
 mod cli;
 mod data_dir;
+mod latency;
 mod local;
 mod server;
 

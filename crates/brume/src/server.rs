@@ -45,6 +45,14 @@ pub struct DevArgs {
     /// engine answers).
     #[arg(long, value_delimiter = ',', default_value = "docker,process")]
     runtimes: Vec<String>,
+    /// Emulate RTTs between the dev nodes: a file of milliseconds, one row per node
+    /// (tab-separated, as `../shared/data/planetlab-490-rtt-ms.tsv`; node-i takes row i), or
+    /// `synthetic` for nodes spread on a plane, 5 to 80 ms apart.
+    #[arg(long)]
+    latency_matrix: Option<String>,
+    /// The port of each dev node's DNS server on its address (0: none).
+    #[arg(long, default_value_t = 53)]
+    dns_port: u16,
 }
 
 /// Runs `brume server`.
@@ -55,6 +63,10 @@ pub async fn server(args: ServerArgs) -> anyhow::Result<()> {
 /// Runs `brume dev`.
 pub async fn dev(args: DevArgs) -> anyhow::Result<()> {
     let data = args.data.clone();
+    let latency = match &args.latency_matrix {
+        Some(m) => Some(Arc::new(crate::latency::load(m, usize::from(args.nodes))?)),
+        None => None,
+    };
     run(
         args.data,
         args.listen,
@@ -64,6 +76,8 @@ pub async fn dev(args: DevArgs) -> anyhow::Result<()> {
             hollow: args.hollow_nodes,
             runtimes: args.runtimes,
             data,
+            latency,
+            dns_port: args.dns_port,
         }),
     )
     .await
@@ -99,6 +113,9 @@ struct DevNodes {
     hollow: u32,
     runtimes: Vec<String>,
     data: PathBuf,
+    /// The emulated RTTs between the real dev nodes (node-i is index i-1).
+    latency: Option<Arc<brume_fog::RttMatrix>>,
+    dns_port: u16,
 }
 
 /// The address of hollow node `i` (from 0): 127.1.0.1, 127.1.0.2, ... (all of 127/8 is local).
@@ -159,6 +176,11 @@ async fn start_cluster(state: Arc<AppState>, join: DevJoin, dev: DevNodes) -> an
             };
             (creds.client().await?, creds.log_tls()?)
         };
+        let link_delay = dev
+            .latency
+            .as_ref()
+            .filter(|_| !hollow)
+            .map(|m| crate::latency::delays_from(m, &name));
         let spec = crate::agent::AgentSpec {
             data,
             name,
@@ -173,6 +195,11 @@ async fn start_cluster(state: Arc<AppState>, join: DevJoin, dev: DevNodes) -> an
             log_tls,
             pull_images: false,
             images_dir: None,
+            fog: crate::agent::FogOptions {
+                enabled: !hollow,
+                dns_port: (dev.dns_port != 0).then_some(dev.dns_port),
+                link_delay,
+            },
         };
         tokio::spawn(async move {
             let name = spec.name.clone();
@@ -254,6 +281,8 @@ async fn run(
     let nodes = dev.clone().unwrap_or(DevNodes {
         nodes: 0,
         hollow: 0,
+        latency: None,
+        dns_port: 0,
         runtimes: Vec::new(),
         data: data.clone(),
     });

@@ -1,7 +1,10 @@
 //! Proximity routing weights (DESIGN §8): a gateway picks endpoint i with weight
 //! `w_i = (1−α)/n + α · d_i^−p / Σ_j d_j^−p`, where d_i is the estimated RTT to the endpoint.
-//! α = 0 is Kubernetes' random policy; α = 1 with a large p is "nearest". An overload guard
-//! skips endpoints whose in-flight count exceeds (1+β) times the mean.
+//! α = 0 is Kubernetes' random policy. α = 1 is strictly "nearest": the limit p → ∞ of the
+//! formula, so a user who asks for all traffic by proximity gets every request on the nearest
+//! ready endpoint (ties within [`NEAREST_TIE`] share it) rather than a d^−p spread that still
+//! sends a fifth of the traffic to an endpoint 2× farther at p = 2. An overload guard skips
+//! endpoints whose in-flight count exceeds (1+β) times the mean.
 
 use crate::error::FogError;
 
@@ -12,6 +15,10 @@ pub const PROXIMITY_ALPHA_ANNOTATION: &str = "fog.brume.io/proximity-alpha";
 /// estimate of 0 ms) gets a large but finite share. 0.1 ms is below any RTT between two
 /// machines, so it never reorders real endpoints.
 pub const MIN_DISTANCE_MS: f64 = 0.1;
+
+/// At α = 1, endpoints whose estimate is within this fraction of the nearest one count as
+/// equally near and share the traffic: coordinates are not precise to the percent.
+pub const NEAREST_TIE: f64 = 0.01;
 
 /// The knobs of proximity routing.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -135,9 +142,13 @@ pub fn proximity_weights(
     };
     // (d_min / d_i)^p is d_i^−p scaled by a constant that cancels in the normalisation; it stays
     // in (0, 1], so a large p cannot overflow.
+    let share = |d: f64| match params.alpha >= 1.0 {
+        true => f64::from(u8::from(d <= nearest * (1.0 + NEAREST_TIE))),
+        false => (nearest / d).powf(params.p),
+    };
     let inverse: Vec<f64> = candidates
         .iter()
-        .map(|&(_, d)| d.map_or(0.0, |d| (nearest / d).powf(params.p)))
+        .map(|&(_, d)| d.map_or(0.0, share))
         .collect();
     let total: f64 = inverse.iter().sum();
     let uniform = (1.0 - params.alpha) / live as f64;
@@ -212,13 +223,17 @@ mod tests {
     }
 
     #[test]
-    fn alpha_one_with_large_p_is_nearest() {
-        let w = proximity_weights(&DISTANCES, None, &params(1.0, 50.0)).unwrap();
-        assert!(w[0] > 0.999_999, "{w:?}");
-        // Even p = 1000 must not overflow or produce NaN.
-        let w = proximity_weights(&DISTANCES, None, &params(1.0, 1000.0)).unwrap();
-        assert_eq!(w[0], 1.0);
-        assert!(w.iter().all(|x| x.is_finite()));
+    fn alpha_one_is_strictly_nearest_whatever_p() {
+        for p in [0.5, 2.0, 1000.0] {
+            let w = proximity_weights(&DISTANCES, None, &params(1.0, p)).unwrap();
+            assert_eq!(w, vec![1.0, 0.0, 0.0, 0.0], "p={p}");
+        }
+        // Within 1 % of the nearest is a tie: the traffic is shared.
+        let w = proximity_weights(&[Some(20.0), Some(20.1), Some(25.0)], None, &params(1.0, 2.0));
+        assert_eq!(w.unwrap(), vec![0.5, 0.5, 0.0]);
+        // Just below 1, the formula: a large p is nearly nearest, with no overflow or NaN.
+        let w = proximity_weights(&DISTANCES, None, &params(0.999, 1000.0)).unwrap();
+        assert!(w[0] > 0.999 && w.iter().all(|x| x.is_finite()), "{w:?}");
     }
 
     #[test]
@@ -231,9 +246,9 @@ mod tests {
 
     #[test]
     fn zero_distance_is_clamped_not_infinite() {
-        let w = proximity_weights(&[Some(0.0), Some(10.0)], None, &params(1.0, 1.0)).unwrap();
+        let w = proximity_weights(&[Some(0.0), Some(10.0)], None, &params(0.5, 1.0)).unwrap();
         // 0 ms becomes 0.1 ms: shares 100 : 1.
-        assert!((w[0] - 100.0 / 101.0).abs() < 1e-12, "{w:?}");
+        assert!((w[0] - (0.25 + 0.5 * 100.0 / 101.0)).abs() < 1e-12, "{w:?}");
     }
 
     #[test]

@@ -1,0 +1,254 @@
+//! The agent's Vivaldi prober (DESIGN §8): it measures RTTs to peer agents over UDP, feeds them
+//! to the pure [`brume_fog::VivaldiNode`], and publishes the node's coordinate in the
+//! `fog.brume.io/coordinates` annotation when it moved meaningfully.
+//!
+//! The wire protocol is one JSON datagram each way on the agent port ([`PROBE_PORT`]/udp):
+//! `{"probe": <nonce>}` is answered with `{"probe": <nonce>, "node": <name>, "coordinate":
+//! {...}, "adjustment": <ms>}`. Carrying the responder's current coordinate in the answer, as
+//! Serf does in its ping acks, means a sample is never paired with a stale position read from
+//! the API. Only well-formed probes are answered, and the answer is at most a few hundred
+//! bytes.
+//!
+//! Under `brume dev --latency-matrix`, the emulated RTT to the peer ([`brume_proxy::LinkDelay`])
+//! is waited before the probe is sent, so the measured sample is the emulated link plus the
+//! real loopback round trip, as for proxied hops.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use brume_fog::{COORDINATES_ANNOTATION, Coordinate, ProbePlan, VivaldiConfig, VivaldiNode};
+use brume_proxy::LinkDelay;
+use k8s_openapi::api::core::v1::Node;
+use kube::Api;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::reflector::Store;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use tokio::net::UdpSocket;
+use tokio::time::Instant;
+
+/// The UDP port probes are answered on: the agent's port (its TCP side serves logs).
+pub const PROBE_PORT: u16 = crate::logs::AGENT_PORT;
+
+/// How the prober paces itself.
+#[derive(Debug, Clone)]
+pub struct ProberConfig {
+    /// Time between two probes (Serf probes about once a second).
+    pub interval: Duration,
+    /// How long an answer may take before the probe counts as lost.
+    pub timeout: Duration,
+    /// Which peers to probe.
+    pub plan: ProbePlan,
+    /// How far (ms, vector plus height) the coordinate must move before it is republished.
+    pub republish_ms: f64,
+    /// How much the error estimate must change before it is republished.
+    pub republish_error: f64,
+    /// The shortest time between two publications, to spare the API server.
+    pub min_publish_interval: Duration,
+    /// Samples taken before the first publication.
+    pub first_publish_after: u64,
+}
+
+impl Default for ProberConfig {
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_millis(500),
+            timeout: Duration::from_secs(2),
+            plan: ProbePlan::default(),
+            republish_ms: 2.0,
+            republish_error: 0.05,
+            min_publish_interval: Duration::from_secs(2),
+            first_publish_after: 3,
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Probe {
+    probe: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Answer {
+    probe: u64,
+    node: String,
+    coordinate: Coordinate,
+    adjustment: f64,
+}
+
+/// The node's Vivaldi state, shared by the responder and the prober.
+pub type SharedVivaldi = Arc<Mutex<VivaldiNode<String>>>;
+
+/// A Vivaldi state resumed from the coordinate the node published before a restart, or new.
+pub fn initial_state(published: Option<&str>) -> SharedVivaldi {
+    let config = VivaldiConfig::default();
+    let resumed = published
+        .and_then(|text| Coordinate::from_annotation(text).ok())
+        .and_then(|c| VivaldiNode::resume(config.clone(), c).ok());
+    let node = resumed.unwrap_or_else(|| {
+        VivaldiNode::new(config).expect("Serf's default Vivaldi configuration is valid")
+    });
+    Arc::new(Mutex::new(node))
+}
+
+fn lock(state: &SharedVivaldi) -> std::sync::MutexGuard<'_, VivaldiNode<String>> {
+    state.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Answers probes on `socket` until the process ends.
+pub async fn respond(socket: Arc<UdpSocket>, node: String, state: SharedVivaldi) {
+    let mut buf = [0u8; 512];
+    loop {
+        let Ok((n, from)) = socket.recv_from(&mut buf).await else {
+            continue;
+        };
+        let Ok(Probe { probe }) = serde_json::from_slice::<Probe>(&buf[..n]) else {
+            continue;
+        };
+        let answer = {
+            let v = lock(&state);
+            Answer {
+                probe,
+                node: node.clone(),
+                coordinate: v.coordinate().clone(),
+                adjustment: v.adjustment_ms(),
+            }
+        };
+        if let Ok(bytes) = serde_json::to_vec(&answer) {
+            let _ = socket.send_to(&bytes, from).await;
+        }
+    }
+}
+
+/// The InternalIP of a node, where its agent answers probes.
+fn internal_ip(node: &Node) -> Option<IpAddr> {
+    node.status
+        .as_ref()?
+        .addresses
+        .iter()
+        .flatten()
+        .find(|a| a.type_ == "InternalIP")?
+        .address
+        .parse()
+        .ok()
+}
+
+/// One measured round trip to `peer`, in milliseconds, with the peer's coordinate.
+async fn probe_once(
+    address: IpAddr,
+    peer: SocketAddr,
+    delay: Duration,
+    timeout: Duration,
+) -> Option<(f64, Answer)> {
+    let socket = UdpSocket::bind(SocketAddr::new(address, 0)).await.ok()?;
+    let nonce: u64 = rand::rng().random();
+    let bytes = serde_json::to_vec(&Probe { probe: nonce }).ok()?;
+    let started = Instant::now();
+    tokio::time::sleep(delay).await;
+    socket.send_to(&bytes, peer).await.ok()?;
+    let mut buf = [0u8; 2048];
+    let answer = tokio::time::timeout(timeout, async {
+        loop {
+            let (n, from) = socket.recv_from(&mut buf).await.ok()?;
+            if from != peer {
+                continue;
+            }
+            match serde_json::from_slice::<Answer>(&buf[..n]) {
+                Ok(a) if a.probe == nonce => return Some(a),
+                _ => continue,
+            }
+        }
+    })
+    .await
+    .ok()??;
+    Some((started.elapsed().as_secs_f64() * 1000.0, answer))
+}
+
+/// Probes peers and publishes the coordinate until the process ends.
+pub async fn run(
+    client: kube::Client,
+    me: String,
+    address: IpAddr,
+    nodes: Store<Node>,
+    state: SharedVivaldi,
+    link: Option<Arc<dyn LinkDelay>>,
+    config: ProberConfig,
+) {
+    let api: Api<Node> = Api::all(client);
+    let mut published: Option<Coordinate> = None;
+    let mut last_publish: Option<Instant> = None;
+    let mut samples = 0u64;
+    let mut ticker = tokio::time::interval(config.interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        let peers: HashMap<String, (IpAddr, Option<Coordinate>)> = nodes
+            .state()
+            .iter()
+            .filter(|n| n.metadata.name.as_deref() != Some(&me))
+            .filter_map(|n| {
+                let name = n.metadata.name.clone()?;
+                let coordinate = n
+                    .metadata
+                    .annotations
+                    .as_ref()
+                    .and_then(|a| a.get(COORDINATES_ANNOTATION))
+                    .and_then(|t| Coordinate::from_annotation(t).ok());
+                Some((name, (internal_ip(n)?, coordinate)))
+            })
+            .collect();
+        let estimates: Vec<(String, Option<f64>)> = {
+            let v = lock(&state);
+            let mut e: Vec<_> = peers
+                .iter()
+                .map(|(name, (_, c))| (name.clone(), c.as_ref().map(|c| v.estimate_rtt_ms(c, 0.0))))
+                .collect();
+            e.sort_by(|a, b| a.0.cmp(&b.0));
+            e
+        };
+        let (coin, pick) = {
+            let mut rng = rand::rng();
+            (rng.random::<f64>(), rng.random::<f64>())
+        };
+        let Some(peer) = config.plan.next(&estimates, coin, pick).cloned() else {
+            continue;
+        };
+        let (ip, _) = peers[&peer];
+        let delay = link.as_ref().map(|l| l.delay_to(&peer)).unwrap_or_default();
+        let target = SocketAddr::new(ip, PROBE_PORT);
+        let Some((rtt_ms, answer)) = probe_once(address, target, delay, config.timeout).await else {
+            tracing::debug!(%peer, "probe lost");
+            continue;
+        };
+        let current = {
+            let mut v = lock(&state);
+            if let Err(e) = v.observe(&answer.node, &answer.coordinate, rtt_ms) {
+                tracing::debug!(%peer, error = %e, "probe sample refused");
+                continue;
+            }
+            v.coordinate().clone()
+        };
+        samples += 1;
+        let due = samples >= config.first_publish_after
+            && last_publish.is_none_or(|t| t.elapsed() >= config.min_publish_interval)
+            && published.as_ref().is_none_or(|old| {
+                brume_fog::moved_meaningfully(old, &current, config.republish_ms)
+                    || (old.error - current.error).abs() > config.republish_error
+            });
+        if due {
+            let patch = serde_json::json!({"metadata": {"annotations": {
+                COORDINATES_ANNOTATION: current.to_annotation()
+            }}});
+            match api.patch(&me, &PatchParams::default(), &Patch::Merge(&patch)).await {
+                Ok(_) => {
+                    tracing::debug!(error = current.error, "coordinate published");
+                    published = Some(current);
+                    last_publish = Some(Instant::now());
+                }
+                Err(e) => tracing::debug!(error = %e, "publishing the coordinate failed"),
+            }
+        }
+    }
+}
