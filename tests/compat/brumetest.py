@@ -139,8 +139,9 @@ class LineReader:
 class BrumeServer:
     """A `brume dev` process on its own data folder, with clients pointed at it."""
 
-    def __init__(self, data: Path, log_dir: Path):
+    def __init__(self, data: Path, log_dir: Path, extra_args: list[str] | None = None):
         self.data = Path(data)
+        self.extra_args = list(extra_args or [])
         self.log_dir = Path(log_dir)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.cache_dir = self.log_dir / "kube-cache"
@@ -173,7 +174,7 @@ class BrumeServer:
         env.setdefault("BRUME_LOG", "info")
         env["NO_COLOR"] = "1"
         self.proc = subprocess.Popen(
-            [str(binary), "dev", "--data", str(self.data), "--listen", f"127.0.0.1:{port}"],
+            [str(binary), "dev", "--data", str(self.data), "--listen", f"127.0.0.1:{port}", *self.extra_args],
             stdout=open(self._stdout_path, "wb"),
             stderr=open(self._stderr_path, "wb"),
             stdin=subprocess.DEVNULL,

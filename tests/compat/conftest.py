@@ -16,9 +16,9 @@ from brumetest import BrumeServer, uniq
 _LIVE: list[BrumeServer] = []
 
 
-def _start(tmp_path_factory, name: str) -> BrumeServer:
+def _start(tmp_path_factory, name: str, extra_args: list[str] | None = None) -> BrumeServer:
     base = tmp_path_factory.mktemp(name)
-    srv = BrumeServer(base / "data", base / "logs")
+    srv = BrumeServer(base / "data", base / "logs", extra_args)
     srv.start()
     _LIVE.append(srv)
     return srv

@@ -77,14 +77,21 @@ fn alpha_error(value: String) -> FogError {
     }
 }
 
+/// The in-flight requests an endpoint may carry above (1+β) × the mean before the overload guard
+/// skips it. Without it, the guard of DESIGN §8 trips as soon as the nearest of n > 1+β
+/// endpoints has a single request in flight (its count, 1, exceeds (1+β)/n), so proximity
+/// would not survive any concurrency; with it, low concurrency stays on the nearest endpoint
+/// and only a real pile-up spills to the next ones.
+pub const GUARD_HEADROOM: f64 = 4.0;
+
 /// Which endpoints the overload guard lets through: `false` for those whose in-flight count
-/// exceeds (1+β) × the mean. At least one endpoint is always let through.
+/// exceeds (1+β) × the mean + [`GUARD_HEADROOM`]. At least one endpoint is always let through.
 pub fn overload_mask(in_flight: &[u64], beta: f64) -> Vec<bool> {
     if in_flight.is_empty() {
         return Vec::new();
     }
     let mean = in_flight.iter().map(|&c| c as f64).sum::<f64>() / in_flight.len() as f64;
-    let limit = (1.0 + beta.max(0.0)) * mean;
+    let limit = (1.0 + beta.max(0.0)) * mean + GUARD_HEADROOM;
     let mask: Vec<bool> = in_flight.iter().map(|&c| c as f64 <= limit).collect();
     if mask.iter().any(|&ok| ok) {
         mask
@@ -291,7 +298,9 @@ mod tests {
         assert!((sum(&w) - 1.0).abs() < 1e-12);
         assert!(w[1] > 0.9, "the next nearest takes over: {w:?}");
         assert_eq!(overload_mask(&[0, 0, 0], 0.0), vec![true; 3]);
-        assert_eq!(overload_mask(&[9, 1], 0.0), vec![false, true]);
+        assert_eq!(overload_mask(&[19, 1], 0.0), vec![false, true]);
+        // One request in flight on the nearest of three is no overload.
+        assert_eq!(overload_mask(&[1, 0, 0], 1.0), vec![true; 3]);
         assert!(
             overload_mask(&[7], 0.0)[0],
             "a single endpoint is never skipped"

@@ -134,8 +134,8 @@ mod tests {
         let eps = at(&[Some(2.0), Some(20.0), Some(50.0)]);
         let policy = Proximity::new(params(1.0, 8.0, Some(1.0)));
         let now = Instant::now();
-        // 10 in flight on the nearest: mean 3.3, limit 6.7, so it is skipped.
-        for _ in 0..10 {
+        // 16 in flight on the nearest: mean 5.3, limit 2 × 5.3 + 4 = 14.7, so it is skipped.
+        for _ in 0..16 {
             policy.on_start(&eps[0], now);
         }
         let counts = histogram(&policy, &eps, 300, 4, None);
@@ -148,7 +148,7 @@ mod tests {
         }
         assert_eq!(histogram(&unguarded, &eps, 300, 4, None)[0], 300);
         // Once the work ends the nearest is back.
-        for _ in 0..10 {
+        for _ in 0..16 {
             policy.on_end(&eps[0], now);
         }
         assert_eq!(histogram(&policy, &eps, 300, 4, None)[0], 300);
