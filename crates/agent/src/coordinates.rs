@@ -29,6 +29,28 @@ use serde::{Deserialize, Serialize};
 use tokio::net::UdpSocket;
 use tokio::time::Instant;
 
+/// The annotation where a node publishes the RTTs it measured to its peers, as JSON
+/// `{"<peer>": <median ms>, ...}`, next to its coordinate, so `brume nodes --latency` can put
+/// the estimate beside the measurement.
+pub const MEASURED_RTT_ANNOTATION: &str = "fog.brume.io/measured-rtt-ms";
+
+/// How many recent samples per peer the published median is taken over.
+const MEASURED_SAMPLES: usize = 5;
+
+/// The median of recent samples to each peer, rounded to 0.1 ms, as the annotation's JSON.
+fn measured_json(samples: &HashMap<String, Vec<f64>>) -> String {
+    let medians: std::collections::BTreeMap<&str, f64> = samples
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(peer, v)| {
+            let mut v = v.clone();
+            v.sort_by(f64::total_cmp);
+            (peer.as_str(), (v[v.len() / 2] * 10.0).round() / 10.0)
+        })
+        .collect();
+    serde_json::to_string(&medians).unwrap_or_default()
+}
+
 /// The UDP port probes are answered on: the agent's port (its TCP side serves logs).
 pub const PROBE_PORT: u16 = crate::logs::AGENT_PORT;
 
@@ -180,6 +202,7 @@ pub async fn run(
     let mut published: Option<Coordinate> = None;
     let mut last_publish: Option<Instant> = None;
     let mut samples = 0u64;
+    let mut measured: HashMap<String, Vec<f64>> = HashMap::new();
     let mut ticker = tokio::time::interval(config.interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -218,7 +241,8 @@ pub async fn run(
         let (ip, _) = peers[&peer];
         let delay = link.as_ref().map(|l| l.delay_to(&peer)).unwrap_or_default();
         let target = SocketAddr::new(ip, PROBE_PORT);
-        let Some((rtt_ms, answer)) = probe_once(address, target, delay, config.timeout).await else {
+        let Some((rtt_ms, answer)) = probe_once(address, target, delay, config.timeout).await
+        else {
             tracing::debug!(%peer, "probe lost");
             continue;
         };
@@ -231,6 +255,12 @@ pub async fn run(
             v.coordinate().clone()
         };
         samples += 1;
+        let recent = measured.entry(peer.clone()).or_default();
+        recent.push(rtt_ms);
+        if recent.len() > MEASURED_SAMPLES {
+            recent.remove(0);
+        }
+        measured.retain(|name, _| peers.contains_key(name));
         let due = samples >= config.first_publish_after
             && last_publish.is_none_or(|t| t.elapsed() >= config.min_publish_interval)
             && published.as_ref().is_none_or(|old| {
@@ -239,9 +269,13 @@ pub async fn run(
             });
         if due {
             let patch = serde_json::json!({"metadata": {"annotations": {
-                COORDINATES_ANNOTATION: current.to_annotation()
+                COORDINATES_ANNOTATION: current.to_annotation(),
+                MEASURED_RTT_ANNOTATION: measured_json(&measured),
             }}});
-            match api.patch(&me, &PatchParams::default(), &Patch::Merge(&patch)).await {
+            match api
+                .patch(&me, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+            {
                 Ok(_) => {
                     tracing::debug!(error = current.error, "coordinate published");
                     published = Some(current);
@@ -250,5 +284,20 @@ pub async fn run(
                 Err(e) => tracing::debug!(error = %e, "publishing the coordinate failed"),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn measured_rtts_are_medians_per_peer() {
+        let samples = HashMap::from([
+            ("node-2".to_string(), vec![16.04, 40.0, 16.2]),
+            ("node-3".to_string(), vec![]),
+            ("node-4".to_string(), vec![9.0]),
+        ]);
+        assert_eq!(measured_json(&samples), r#"{"node-2":16.2,"node-4":9.0}"#);
     }
 }

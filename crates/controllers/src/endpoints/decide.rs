@@ -141,6 +141,22 @@ pub fn desired(svc: &Service, pods: &[Pod]) -> Option<Desired> {
     Some(Desired { slices, endpoints })
 }
 
+/// Whether any endpoint of `slices` may receive traffic (a nil `ready` means ready).
+fn any_ready(slices: &[EndpointSlice]) -> bool {
+    slices
+        .iter()
+        .flat_map(|s| s.endpoints.iter().flatten())
+        .any(|e| e.conditions.as_ref().and_then(|c| c.ready).unwrap_or(true))
+}
+
+/// Whether the Service has just been left without a ready endpoint, so that a Warning event
+/// says why its node ports refuse connections: its first slices have none, or the stored
+/// slices had one and the desired ones have none. Once said, it is not repeated on every
+/// resync.
+pub fn lost_all_ready(existing: &[EndpointSlice], want: &[EndpointSlice]) -> bool {
+    !any_ready(want) && (existing.is_empty() || any_ready(existing))
+}
+
 /// `<service>-<hash of address type and port set>`: stable, so reconciling twice updates the
 /// same slices.
 fn slice_name(svc: &str, address_type: &str, key: &str) -> String {

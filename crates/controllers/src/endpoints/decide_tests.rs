@@ -136,3 +136,29 @@ fn services_without_selector_are_left_alone() {
     svc.spec.as_mut().unwrap().selector = None;
     assert!(desired(&svc, &[]).is_none());
 }
+
+#[test]
+fn a_service_left_without_ready_endpoints_is_said_once() {
+    let slice = |ready: &[bool]| -> EndpointSlice {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "s"}, "addressType": "IPv4",
+            "endpoints": ready.iter().map(|r| serde_json::json!(
+                {"addresses": ["127.0.0.2"], "conditions": {"ready": r}})).collect::<Vec<_>>(),
+        }))
+        .unwrap()
+    };
+    let (none, empty, one) = (slice(&[false]), slice(&[]), slice(&[true, false]));
+    assert!(
+        lost_all_ready(&[], std::slice::from_ref(&empty)),
+        "first slices, none ready"
+    );
+    assert!(
+        lost_all_ready(std::slice::from_ref(&one), std::slice::from_ref(&none)),
+        "the last one went"
+    );
+    assert!(
+        !lost_all_ready(std::slice::from_ref(&none), std::slice::from_ref(&empty)),
+        "already said"
+    );
+    assert!(!lost_all_ready(&[], std::slice::from_ref(&one)), "ready");
+}

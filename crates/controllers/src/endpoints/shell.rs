@@ -157,6 +157,22 @@ async fn reconcile(svc: Arc<Service>, ctx: Arc<Ctx>) -> Result<Action, Controlle
         }
     }
 
+    if decide::lost_all_ready(&existing, &want.slices) {
+        crate::events::record(
+            &ctx.client,
+            CONTROLLER_NAME,
+            crate::events::reference(&svc),
+            "Warning",
+            "NoEndpoints",
+            format!(
+                "no ready pod matches the selector {}: connections to this Service's node \
+                 ports are refused until one is ready",
+                selector_text(&svc)
+            ),
+        )
+        .await;
+    }
+
     let endpoints: Api<Endpoints> = Api::namespaced(ctx.client.clone(), &ns);
     match endpoints
         .get_opt(&name)
@@ -192,6 +208,19 @@ async fn reconcile(svc: Arc<Service>, ctx: Arc<Ctx>) -> Result<Action, Controlle
     } else {
         RESYNC
     }))
+}
+
+/// The Service's selector as `k=v,k2=v2`.
+fn selector_text(svc: &Service) -> String {
+    let pairs: Vec<String> = svc
+        .spec
+        .as_ref()
+        .and_then(|s| s.selector.as_ref())
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    pairs.join(",")
 }
 
 /// Whether a stored slice already says what the desired one says (absent lists equal empty ones).
