@@ -286,3 +286,10 @@ def test_a_service_without_endpoints_refuses_at_once(testbed):
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.3", port), timeout=5)
     assert time.monotonic() - started < 0.5
+
+    def warned():
+        events = json.loads(srv.kubectl("get", "events", "-n", ns, "-o", "json").stdout)["items"]
+        return [e for e in events if e["involvedObject"]["name"] == "nobody" and e["reason"] == "NoEndpoints"]
+
+    event = wait_until(warned, 20, 0.5, "a NoEndpoints event on the Service")[0]
+    assert event["type"] == "Warning" and "app=nobody" in event["message"], event
