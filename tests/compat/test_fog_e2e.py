@@ -209,6 +209,17 @@ def test_proximity_routing_on_an_emulated_testbed(testbed):
     coords = wait_until(ordered, 90, 1.0, "Vivaldi coordinates that order the replicas as the matrix")
     assert all(c["error"] < 1.5 for c in coords.values()), coords
 
+    # `brume nodes --latency`: the estimate next to what the agents measured (RTT + loopback).
+    def measured_pairs():
+        rows = [line.split() for line in srv.brume("nodes", "--latency").stdout.splitlines()[1:]]
+        known = {(r[0], r[1]): (float(r[2]), float(r[3])) for r in rows if "<unknown>" not in r[2:4]}
+        return known if ("node-1", "node-6") in known else None
+
+    pairs = wait_until(measured_pairs, 30, 1.0, "measured RTTs published beside the estimates")
+    estimate, measured = pairs[("node-1", "node-6")]
+    assert rtt(0, 5) <= measured < rtt(0, 5) + 15, pairs[("node-1", "node-6")]
+    assert "COORD-ERROR" in srv.kubectl("get", "nodes", "-o", "wide").stdout
+
     apply(srv, ns, *echo_objects("1"))
     wait_until(lambda: ready_replicas(srv, ns) == REPLICA_NODES, 60, 0.5, "a ready echo replica on node-1, -4, -6")
     ports = node_ports(srv, ns, "echo")

@@ -203,6 +203,7 @@ pub async fn run(
     let mut last_publish: Option<Instant> = None;
     let mut samples = 0u64;
     let mut measured: HashMap<String, Vec<f64>> = HashMap::new();
+    let mut published_peers = 0usize;
     let mut ticker = tokio::time::interval(config.interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -263,10 +264,11 @@ pub async fn run(
         measured.retain(|name, _| peers.contains_key(name));
         let due = samples >= config.first_publish_after
             && last_publish.is_none_or(|t| t.elapsed() >= config.min_publish_interval)
-            && published.as_ref().is_none_or(|old| {
-                brume_fog::moved_meaningfully(old, &current, config.republish_ms)
-                    || (old.error - current.error).abs() > config.republish_error
-            });
+            && (measured.len() > published_peers
+                || published.as_ref().is_none_or(|old| {
+                    brume_fog::moved_meaningfully(old, &current, config.republish_ms)
+                        || (old.error - current.error).abs() > config.republish_error
+                }));
         if due {
             let patch = serde_json::json!({"metadata": {"annotations": {
                 COORDINATES_ANNOTATION: current.to_annotation(),
@@ -279,6 +281,7 @@ pub async fn run(
                 Ok(_) => {
                     tracing::debug!(error = current.error, "coordinate published");
                     published = Some(current);
+                    published_peers = measured.len();
                     last_publish = Some(Instant::now());
                 }
                 Err(e) => tracing::debug!(error = %e, "publishing the coordinate failed"),

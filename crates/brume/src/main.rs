@@ -45,6 +45,9 @@ enum Command {
     Describe(cli::describe::Args),
     /// Delete objects and wait until they are gone.
     Delete(cli::delete::Args),
+    /// Where the nodes are: coordinate errors, and with `--latency` the estimated RTT between
+    /// every two nodes next to the measured one.
+    Nodes(cli::nodes::Args),
     /// Set the replica count of a Deployment, ReplicaSet or other scalable object.
     Scale(cli::scale::Args),
     /// Load container images from `docker save` tarballs into the local Docker engine, for
@@ -105,6 +108,7 @@ fn main() -> anyhow::Result<()> {
             Command::Describe(args) => cli::describe::run(args).await,
             Command::Delete(args) => cli::delete::run(args).await,
             Command::Scale(args) => cli::scale::run(args).await,
+            Command::Nodes(args) => cli::nodes::run(args).await,
             Command::Image(c) => agent::image(c).await,
             Command::Bench(b) => bench::run(b).await,
         }

@@ -47,7 +47,7 @@ pub struct DevArgs {
     runtimes: Vec<String>,
     /// Emulate RTTs between the dev nodes: a file of milliseconds, one row per node
     /// (tab-separated, as `../shared/data/planetlab-490-rtt-ms.tsv`; node-i takes row i), or
-    /// `synthetic` for nodes spread on a plane, 5 to 80 ms apart.
+    /// `synthetic` for nodes spread on a plane, up to about 80 ms apart.
     #[arg(long)]
     latency_matrix: Option<String>,
     /// The port of each dev node's DNS server on its address (0: none).

@@ -7,6 +7,7 @@ pub mod delete;
 pub mod describe;
 pub mod get;
 pub mod manifest;
+pub mod nodes;
 pub mod print;
 pub mod scale;
 pub mod token;
