@@ -1,7 +1,9 @@
 //! The scheduling loop: watches Nodes and Pods, keeps the [`Cache`] current, takes the pods
 //! waiting for a node from the [`Queue`], runs [`select`] on each and binds them through
 //! `pods/<name>/binding`, many at a time. A pod that fits nowhere gets `PodScheduled=False`
-//! and a `FailedScheduling` event, and is retried when the cluster changes.
+//! and a `FailedScheduling` event, and is retried when the cluster changes. Services and
+//! TrafficReports are watched into the [`Demand`] mirror, which seeds each pod's cycle state
+//! with the demand of its Services for [`ProximityPlacement`].
 //!
 //! The loop keeps its own indexed node list rather than a `reflector::Store`, because every
 //! pod event must update the resources counted on one node in O(1) and the scheduler must count
@@ -11,20 +13,24 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use brume_api::TrafficReport;
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
-use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::api::core::v1::{Node, Pod, Service};
 use k8s_openapi::jiff::Timestamp;
+use kube::Resource;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use tokio::time::Instant;
 
 use crate::SCHEDULER_NAME;
 use crate::cache::Cache;
+use crate::demand::Demand;
 use crate::error::SchedulerError;
-use crate::framework::{PodInfo, Profile, Search, feasible_nodes_to_find, select};
+use crate::framework::{CycleState, PodInfo, Profile, Search, feasible_nodes_to_find, select};
 use crate::messages;
+use crate::plugins::ProximityPlacement;
 use crate::queue::Queue;
 use crate::recorder::Recorder;
 
@@ -70,6 +76,18 @@ pub async fn run_with(
     let mut pods = watcher(Api::<Pod>::all(client.clone()), watcher::Config::default())
         .default_backoff()
         .boxed();
+    let mut services = watcher(
+        Api::<Service>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .boxed();
+    let mut reports = watcher(
+        Api::<TrafficReport>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .boxed();
     let mut state = Loop::new(client, profile, config);
     let mut in_flight: FuturesUnordered<BoxFuture<'static, Outcome>> = FuturesUnordered::new();
     let mut tick = tokio::time::interval(Duration::from_millis(250));
@@ -100,6 +118,16 @@ pub async fn run_with(
                 Some(Ok(ev)) => state.on_pod(ev),
                 Some(Err(e)) => tracing::warn!(error = %e, "pod watch failed; retrying"),
                 None => return Err(SchedulerError::WatchEnded("pod")),
+            },
+            ev = services.next() => match ev {
+                Some(Ok(ev)) => state.on_service(ev),
+                Some(Err(e)) => tracing::warn!(error = %e, "service watch failed; retrying"),
+                None => return Err(SchedulerError::WatchEnded("service")),
+            },
+            ev = reports.next() => match ev {
+                Some(Ok(ev)) => state.on_report(ev),
+                Some(Err(e)) => state.reports_failed(&e),
+                None => return Err(SchedulerError::WatchEnded("trafficreport")),
             },
             Some(outcome) = in_flight.next(), if !in_flight.is_empty() => state.on_outcome(outcome),
             _ = tick.tick() => {
@@ -141,9 +169,24 @@ struct Loop {
     start: usize,
     nodes_sync: Sync,
     pods_sync: Sync,
+    services_sync: Sync,
+    reports_sync: Sync,
     /// Whether each watch has completed one list.
-    listed: (bool, bool),
+    listed: Listed,
+    /// Services and TrafficReports, for the demand of each pod's Services.
+    demand: Demand,
     epoch: Instant,
+}
+
+/// Which watches have completed one list.
+#[derive(Default)]
+struct Listed {
+    nodes: bool,
+    pods: bool,
+    services: bool,
+    /// Also set when TrafficReports cannot be listed at all: proximity is a preference, and a
+    /// server that does not serve the kind must not stop scheduling.
+    reports: bool,
 }
 
 impl Loop {
@@ -159,14 +202,19 @@ impl Loop {
             start: 0,
             nodes_sync: Sync::Starting,
             pods_sync: Sync::Starting,
-            listed: (false, false),
+            services_sync: Sync::Starting,
+            reports_sync: Sync::Starting,
+            listed: Listed::default(),
+            demand: Demand::default(),
             epoch: Instant::now(),
         }
     }
 
-    /// Both watches have listed once, so the cache knows every bound pod.
+    /// Every watch has listed once, so the cache knows every bound pod and the mirror every
+    /// Service and its demand (a restarted scheduler does not place a backlog blind to users).
     fn synced(&self) -> bool {
-        self.listed.0 && self.listed.1
+        let l = &self.listed;
+        l.nodes && l.pods && l.services && l.reports
     }
 
     fn on_node(&mut self, ev: watcher::Event<Node>) {
@@ -183,7 +231,7 @@ impl Loop {
                 {
                     self.cache.retain_nodes(&seen);
                 }
-                self.listed.0 = true;
+                self.listed.nodes = true;
                 self.queue.cluster_changed();
             }
             watcher::Event::Apply(node) => self.apply_node(&node),
@@ -219,7 +267,7 @@ impl Loop {
                     }
                     self.queue.retain(&seen);
                 }
-                self.listed.1 = true;
+                self.listed.pods = true;
                 self.queue.cluster_changed();
             }
             watcher::Event::Apply(pod) => {
@@ -232,6 +280,40 @@ impl Loop {
                 }
                 self.queue.remove(&key);
             }
+        }
+    }
+
+    fn on_service(&mut self, ev: watcher::Event<Service>) {
+        mirror(
+            ev,
+            &mut self.services_sync,
+            &mut self.listed.services,
+            &mut self.demand,
+            Demand::apply_service,
+            Demand::delete_service,
+            Demand::retain_services,
+        );
+    }
+
+    fn on_report(&mut self, ev: watcher::Event<TrafficReport>) {
+        mirror(
+            ev,
+            &mut self.reports_sync,
+            &mut self.listed.reports,
+            &mut self.demand,
+            Demand::apply_report,
+            Demand::delete_report,
+            Demand::retain_reports,
+        );
+    }
+
+    fn reports_failed(&mut self, e: &watcher::Error) {
+        if self.listed.reports {
+            tracing::warn!(error = %e, "traffic report watch failed; retrying");
+        } else {
+            // Scheduling goes on without demand until the list succeeds.
+            tracing::warn!(error = %e, "cannot list traffic reports; scheduling without demand");
+            self.listed.reports = true;
         }
     }
 
@@ -249,7 +331,8 @@ impl Loop {
                 self.queue.remove(&key);
             }
             PodView::Bound(node) => {
-                if !self.cache.is_bound_on(&key, node) {
+                let terminating = pod.metadata.deletion_timestamp.is_some();
+                if !self.cache.is_bound_on(&key, node, terminating) {
                     self.cache
                         .place(Arc::new(PodInfo::from_pod(pod)), node, false);
                 }
@@ -276,7 +359,9 @@ impl Loop {
                     self.config.percentage_of_nodes_to_score,
                 ),
             };
-            match select(&self.profile, &info, nodes, search) {
+            let mut state = CycleState::default();
+            ProximityPlacement::seed(&mut state, self.demand.for_pod(&info, Timestamp::now()));
+            match select(&self.profile, &info, nodes, search, state) {
                 Ok(placement) => {
                     self.start = placement.next_start;
                     let node = nodes[placement.node].name.clone();
@@ -347,6 +432,45 @@ fn view(pod: &Pod) -> PodView<'_> {
         PodView::Waiting
     } else {
         PodView::NotOurs
+    }
+}
+
+/// Follows a watch that only feeds the demand mirror: applies and deletes objects, and after a
+/// (re)list forgets the ones the list no longer shows. Demand decides no pod's feasibility, so
+/// nothing here retries unschedulable pods.
+fn mirror<K: Resource>(
+    ev: watcher::Event<K>,
+    sync: &mut Sync,
+    listed: &mut bool,
+    demand: &mut Demand,
+    apply: fn(&mut Demand, &K),
+    delete: fn(&mut Demand, &K),
+    retain: fn(&mut Demand, &HashSet<String>),
+) {
+    let key = |k: &K| {
+        let meta = k.meta();
+        format!(
+            "{}/{}",
+            meta.namespace.as_deref().unwrap_or_default(),
+            meta.name.as_deref().unwrap_or_default()
+        )
+    };
+    match ev {
+        watcher::Event::Init => *sync = Sync::Listing(HashSet::new()),
+        watcher::Event::InitApply(k) => {
+            if let Sync::Listing(seen) = sync {
+                seen.insert(key(&k));
+            }
+            apply(demand, &k);
+        }
+        watcher::Event::InitDone => {
+            if let Sync::Listing(seen) = std::mem::replace(sync, Sync::Watching) {
+                retain(demand, &seen);
+            }
+            *listed = true;
+        }
+        watcher::Event::Apply(k) => apply(demand, &k),
+        watcher::Event::Delete(k) => delete(demand, &k),
     }
 }
 

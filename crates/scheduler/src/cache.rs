@@ -114,11 +114,12 @@ impl Cache {
         }
     }
 
-    /// Whether the pod is counted on this node already (as bound, not merely assumed).
-    pub(crate) fn is_bound_on(&self, key: &str, node: &str) -> bool {
+    /// Whether the pod is counted on this node already (as bound, not merely assumed), and as
+    /// terminating or not (a terminating pod is no longer a replica of its Services).
+    pub(crate) fn is_bound_on(&self, key: &str, node: &str, terminating: bool) -> bool {
         self.pods
             .get(key)
-            .is_some_and(|p| !p.assumed && p.node == node)
+            .is_some_and(|p| !p.assumed && p.node == node && p.info.terminating == terminating)
     }
 
     /// The keys of every pod counted (for relists).
@@ -169,7 +170,11 @@ mod tests {
         // The watch says it went to b after all.
         c.place(Arc::new(pod("p", 500, 0)), "b", false);
         assert_eq!((requested(&c, "a"), requested(&c, "b")), (0, 500));
-        assert!(c.is_bound_on("default/p", "b"));
+        assert!(c.is_bound_on("default/p", "b", false));
+        assert!(
+            !c.is_bound_on("default/p", "b", true),
+            "becoming terminating is news"
+        );
         c.forget_assumed("default/p");
         assert_eq!(requested(&c, "b"), 500);
         assert!(c.unplace("default/p"));

@@ -10,7 +10,9 @@ pub use crate::node_info::NodeInfo;
 pub use crate::pod_info::{PodInfo, Resources};
 
 /// Per-pod scratch space: what a plugin computed once in `pre_filter` or `pre_score` (from the
-/// whole cluster) and reads back for each node.
+/// whole cluster) and reads back for each node. The shell may also seed it with facts that are
+/// not on the nodes, such as the demand of the pod's Services that
+/// [`ProximityPlacement`](crate::plugins::ProximityPlacement) reads.
 #[derive(Default)]
 pub struct CycleState {
     slots: Vec<(&'static str, Box<dyn Any>)>,
@@ -166,23 +168,33 @@ pub fn schedule(
     pod: &PodInfo,
     nodes: &[NodeInfo],
 ) -> Result<String, Unschedulable> {
-    select(profile, pod, nodes, Search::exhaustive()).map(|p| nodes[p.node].name.clone())
+    schedule_with(profile, pod, nodes, CycleState::default())
 }
 
-/// Like [`schedule`], but examines nodes from `search.start` (wrapping) and stops filtering
-/// once `search.feasible_wanted` nodes have passed; it returns the chosen index. When no node
-/// fits, every node has been examined and each one's first failing reason is counted.
+/// Like [`schedule`], with a cycle state seeded by the caller (see [`CycleState`]).
+pub fn schedule_with(
+    profile: &Profile,
+    pod: &PodInfo,
+    nodes: &[NodeInfo],
+    state: CycleState,
+) -> Result<String, Unschedulable> {
+    select(profile, pod, nodes, Search::exhaustive(), state).map(|p| nodes[p.node].name.clone())
+}
+
+/// Like [`schedule_with`], but examines nodes from `search.start` (wrapping) and stops
+/// filtering once `search.feasible_wanted` nodes have passed; it returns the chosen index. When
+/// no node fits, every node has been examined and each one's first failing reason is counted.
 pub fn select(
     profile: &Profile,
     pod: &PodInfo,
     nodes: &[NodeInfo],
     search: Search,
+    mut state: CycleState,
 ) -> Result<Placement, Unschedulable> {
     let total = nodes.len();
     if total == 0 {
         return Err(Unschedulable::default());
     }
-    let mut state = CycleState::default();
     for f in &profile.filters {
         f.pre_filter(pod, nodes, &mut state);
     }
@@ -365,7 +377,14 @@ mod tests {
             start: 8,
             feasible_wanted: 3,
         };
-        let p = select(&profile, &PodInfo::default(), &nodes, search).unwrap();
+        let p = select(
+            &profile,
+            &PodInfo::default(),
+            &nodes,
+            search,
+            CycleState::default(),
+        )
+        .unwrap();
         // n8, n9 and n0 were examined; n0 sorts first among them.
         assert_eq!(
             p,

@@ -6,6 +6,7 @@
 
 pub mod binder;
 mod cache;
+mod demand;
 mod error;
 pub mod framework;
 mod messages;
@@ -21,8 +22,9 @@ pub use binder::{Config, run, run_with};
 pub use error::SchedulerError;
 pub use framework::{
     CycleState, FilterPlugin, NodeInfo, PodInfo, Profile, ScorePlugin, Unschedulable, schedule,
+    schedule_with,
 };
-pub use plugins::default_profile;
+pub use plugins::{ProfileConfig, default_profile, profile};
 
 /// The scheduler name this scheduler serves (`spec.schedulerName`, defaulted by the API).
 pub const SCHEDULER_NAME: &str = "default-scheduler";

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use brume_fog::NodeLocation;
 use k8s_openapi::api::core::v1::Node;
 
 use crate::pod_info::{PodInfo, Resources, quantity_milli, quantity_units};
@@ -44,6 +45,9 @@ pub struct NodeInfo {
     pub os: Option<String>,
     /// The runtime handlers from the `fog.brume.io/runtime-handlers` annotation.
     pub runtime_handlers: Vec<String>,
+    /// Where the node is: its Vivaldi coordinate, GPS position and zone/region labels, as far
+    /// as its metadata tells (an annotation that does not parse is left out).
+    pub location: NodeLocation,
     /// The pods bound or assumed here (for topology spread counts).
     pub pods: Vec<Arc<PodInfo>>,
 }
@@ -75,6 +79,8 @@ impl NodeInfo {
                     .collect()
             })
             .unwrap_or_default();
+        self.location =
+            NodeLocation::from_metadata(meta.annotations.as_ref(), meta.labels.as_ref()).0;
         let spec = node.spec.as_ref();
         self.unschedulable = spec.and_then(|s| s.unschedulable).unwrap_or(false);
         self.taints = spec
@@ -100,6 +106,8 @@ impl NodeInfo {
 
     /// Whether two infos differ in a fact that can change where pods fit (everything but the
     /// pod accounting). Heartbeats that change nothing here do not retry unschedulable pods.
+    /// The location is left out: it only scores, and coordinates move with every Vivaldi
+    /// update, which would retry every unschedulable pod for nothing.
     pub fn facts_differ(&self, other: &NodeInfo) -> bool {
         self.name != other.name
             || self.labels != other.labels
@@ -142,8 +150,10 @@ mod tests {
     fn a_node_is_read_with_its_handlers_arch_and_readiness() {
         let node: Node = serde_json::from_value(json!({
             "metadata": {"name": "n1",
-                "labels": {"kubernetes.io/arch": "arm64", "kubernetes.io/os": "linux"},
-                "annotations": {"fog.brume.io/runtime-handlers": "docker, process"}},
+                "labels": {"kubernetes.io/arch": "arm64", "kubernetes.io/os": "linux",
+                    "topology.kubernetes.io/zone": "z1"},
+                "annotations": {"fog.brume.io/runtime-handlers": "docker, process",
+                    "fog.brume.io/coordinates": r#"{"vector": [3.0, 4.0], "height": 1.0, "error": 0.2}"#}},
             "spec": {"unschedulable": true,
                 "taints": [{"key": "k", "value": "v", "effect": "NoSchedule"}]},
             "status": {"allocatable": {"cpu": "1500m", "memory": "2Gi", "pods": "10"},
@@ -157,6 +167,11 @@ mod tests {
         assert_eq!(n.runtime_handlers, ["docker", "process"]);
         assert!(n.unschedulable && n.ready);
         assert_eq!(n.taints.len(), 1);
+        assert_eq!(n.location.zone.as_deref(), Some("z1"));
+        assert_eq!(
+            n.location.coordinate.as_ref().map(|c| c.vector.clone()),
+            Some(vec![3.0, 4.0])
+        );
         assert_eq!(
             n.allocatable,
             Resources {

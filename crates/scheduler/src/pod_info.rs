@@ -107,6 +107,9 @@ pub struct PodInfo {
     pub runtime_class: Option<String>,
     /// `spec.topologySpreadConstraints`.
     pub spread: Vec<SpreadConstraint>,
+    /// `metadata.deletionTimestamp` is set: the pod still holds its resources but is going
+    /// away, so it no longer counts as a replica of its Services.
+    pub terminating: bool,
 }
 
 impl PodInfo {
@@ -118,6 +121,7 @@ impl PodInfo {
             name: meta.name.clone().unwrap_or_default(),
             uid: meta.uid.clone().unwrap_or_default(),
             labels: meta.labels.clone().unwrap_or_default(),
+            terminating: meta.deletion_timestamp.is_some(),
             ..PodInfo::default()
         };
         let Some(spec) = pod.spec.as_ref() else {

@@ -7,6 +7,7 @@ pub mod node_ready;
 pub mod node_resources_fit;
 pub mod node_unschedulable;
 pub mod preferred_affinity;
+pub mod proximity_placement;
 pub mod runtime_handler;
 pub mod taint_toleration;
 pub mod topology_spread;
@@ -21,19 +22,59 @@ pub use node_ready::NodeReady;
 pub use node_resources_fit::NodeResourcesFit;
 pub use node_unschedulable::NodeUnschedulable;
 pub use preferred_affinity::PreferredNodeAffinity;
+pub use proximity_placement::{ProximityPlacement, ServiceDemand};
 pub use runtime_handler::RuntimeHandler;
 pub use taint_toleration::TaintToleration;
 pub use topology_spread::PodTopologySpread;
 
-use crate::framework::Profile;
+use brume_fog::PlacementConfig;
 
-/// The profile `brume` runs: every built-in filter, cheapest first, and the scores with
-/// kube-scheduler's default weights (resources 1 each, node affinity 2, topology spread 2).
+use crate::framework::{Profile, ScorePlugin};
+
+/// The settings of the profile `brume` runs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProfileConfig {
+    /// The weight of [`ProximityPlacement`] against the resource scores (each weight 1); 0
+    /// leaves the plugin out. Defaults to [`ProximityPlacement::DEFAULT_WEIGHT`].
+    pub proximity_weight: i64,
+    /// The tail quantile, tail weight and unknown-distance penalty of the placement maths.
+    pub placement: PlacementConfig,
+}
+
+impl Default for ProfileConfig {
+    fn default() -> ProfileConfig {
+        ProfileConfig {
+            proximity_weight: ProximityPlacement::DEFAULT_WEIGHT,
+            placement: PlacementConfig::default(),
+        }
+    }
+}
+
+/// The profile `brume` runs, with the default [`ProfileConfig`].
+pub fn default_profile() -> Profile {
+    profile(&ProfileConfig::default())
+}
+
+/// Every built-in filter, cheapest first, and the scores with kube-scheduler's default weights
+/// (resources 1 each, node affinity 2, topology spread 2) plus proximity placement at the
+/// configured weight.
 ///
 /// A pod's architecture and OS (`kubernetes.io/arch`, `kubernetes.io/os`) are node labels, so
 /// asking for them in `nodeSelector` or node affinity is handled by [`NodeAffinity`]; no
 /// separate plugin is needed.
-pub fn default_profile() -> Profile {
+pub fn profile(config: &ProfileConfig) -> Profile {
+    let mut scores: Vec<Box<dyn ScorePlugin>> = vec![
+        Box::new(LeastAllocated),
+        Box::new(BalancedAllocation),
+        Box::new(PreferredNodeAffinity),
+        Box::new(PodTopologySpread),
+    ];
+    if config.proximity_weight > 0 {
+        scores.push(Box::new(ProximityPlacement::new(
+            config.proximity_weight,
+            config.placement,
+        )));
+    }
     Profile {
         filters: vec![
             Box::new(NodeUnschedulable),
@@ -44,12 +85,7 @@ pub fn default_profile() -> Profile {
             Box::new(NodeResourcesFit),
             Box::new(PodTopologySpread),
         ],
-        scores: vec![
-            Box::new(LeastAllocated),
-            Box::new(BalancedAllocation),
-            Box::new(PreferredNodeAffinity),
-            Box::new(PodTopologySpread),
-        ],
+        scores,
     }
 }
 

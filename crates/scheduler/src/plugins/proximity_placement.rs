@@ -1,0 +1,351 @@
+//! ProximityPlacement (score): prefers the node where one more replica of the pod's Services
+//! would cut the demand-weighted latency of their users the most, the tail included (DESIGN §8,
+//! "Proximity placement"; Fahs & Pierre, ICSOC 2020). The maths is
+//! [`brume_fog::placement_gain`]: every gateway is served by its nearest replica, and the score
+//! is 100 × the weighted relative cut of the mean and the p90.
+//!
+//! What the nodes do not tell — the selectors of the pod's Services and their demand per
+//! gateway — the shell gathers and seeds into the cycle state ([`ProximityPlacement::seed`]).
+//! The current replicas are the pods on the nodes that those selectors match.
+//!
+//! The score is not normalised to the best candidate: a replica that would cut latency by 5%
+//! scores 5, not 100, so when the replicas already sit next to the users the resource scores
+//! decide, and proximity only outweighs them when it buys a real cut.
+
+use std::collections::HashMap;
+
+use brume_fog::{NodeLocation, PlacementConfig, estimate_rtt_ms, placement_gain};
+
+use crate::framework::{CycleState, NodeInfo, PodInfo, ScorePlugin};
+use crate::selector::Labels;
+
+/// The score for cutting the latency of the pod's users.
+pub struct ProximityPlacement {
+    weight: i64,
+    config: PlacementConfig,
+}
+
+/// The facts the plugin needs beyond the nodes, gathered by the shell for one pod.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ServiceDemand {
+    /// The `spec.selector` of each Service in the pod's namespace that selects the pod; each is
+    /// non-empty (a Service without a selector selects no pod).
+    pub selectors: Vec<Labels>,
+    /// (gateway node, requests plus connections per second), summed over those Services.
+    pub demand: Vec<(String, f64)>,
+}
+
+const INPUT_KEY: &str = "ProximityPlacement/input";
+const SCORE_KEY: &str = "ProximityPlacement/score";
+
+impl ProximityPlacement {
+    /// The weight in the default profile. The resource scores, LeastAllocated and
+    /// BalancedAllocation, are 0-100 each at weight 1, so together they span 200 points; at
+    /// weight 2 proximity spans 200 too. A replica that cuts latency by x% gains 2x points: it
+    /// beats a node up to 2x points emptier (a quarter cut outweighs half the node free), and
+    /// the gateway itself (a full cut) outweighs any resource difference short of a full node.
+    /// It is also kube-scheduler's weight for the other placement preferences (NodeAffinity,
+    /// PodTopologySpread, InterPodAffinity).
+    pub const DEFAULT_WEIGHT: i64 = 2;
+
+    /// The plugin with a weight and the knobs of the placement maths.
+    pub fn new(weight: i64, config: PlacementConfig) -> ProximityPlacement {
+        ProximityPlacement { weight, config }
+    }
+
+    /// Puts the pod's Services and their demand in the cycle state, for the shell to call
+    /// before scheduling the pod. Without it every node scores the same.
+    pub fn seed(state: &mut CycleState, input: ServiceDemand) {
+        state.write(INPUT_KEY, input);
+    }
+}
+
+impl Default for ProximityPlacement {
+    fn default() -> ProximityPlacement {
+        ProximityPlacement::new(Self::DEFAULT_WEIGHT, PlacementConfig::default())
+    }
+}
+
+/// The nodes of the pod's current replicas: the pods in its namespace that one of the selectors
+/// matches, apart from the pod itself and pods being deleted (they are about to stop serving).
+/// Assumed pods count, so a burst of replicas sees where its predecessors went.
+fn replicas(pod: &PodInfo, selectors: &[Labels], all: &[NodeInfo]) -> Vec<String> {
+    let selects = |labels: &Labels| {
+        selectors
+            .iter()
+            .any(|s| s.iter().all(|(k, v)| labels.get(k) == Some(v)))
+    };
+    all.iter()
+        .filter(|node| {
+            node.pods.iter().any(|p| {
+                p.namespace == pod.namespace
+                    && p.name != pod.name
+                    && !p.terminating
+                    && selects(&p.labels)
+            })
+        })
+        .map(|node| node.name.clone())
+        .collect()
+}
+
+/// Each candidate's score in [0, 100], in the candidates' order. Every candidate gets 0 when
+/// the pod belongs to no Service or its Services have no demand. The distance from a node to
+/// itself is 0 (users at a gateway served on that node cross no link); between two nodes it is
+/// [`estimate_rtt_ms`] of their locations, and unknown (never 0) when either node has no usable
+/// location or is not in the cluster.
+pub fn scores(
+    pod: &PodInfo,
+    input: &ServiceDemand,
+    candidates: &[&NodeInfo],
+    all: &[NodeInfo],
+    config: &PlacementConfig,
+) -> Vec<i64> {
+    let has_demand = input.demand.iter().any(|(_, r)| r.is_finite() && *r > 0.0);
+    if input.selectors.is_empty() || !has_demand {
+        return vec![0; candidates.len()];
+    }
+    let current = replicas(pod, &input.selectors, all);
+    let locations: HashMap<&str, &NodeLocation> =
+        all.iter().map(|n| (n.name.as_str(), &n.location)).collect();
+    let distance = |a: &String, b: &String| {
+        if a == b {
+            return Some(0.0);
+        }
+        estimate_rtt_ms(locations.get(a.as_str())?, locations.get(b.as_str())?)
+    };
+    candidates
+        .iter()
+        .map(|node| {
+            let gain = placement_gain(&input.demand, &current, &node.name, distance, config);
+            gain.score.round().clamp(0.0, 100.0) as i64
+        })
+        .collect()
+}
+
+impl ScorePlugin for ProximityPlacement {
+    fn name(&self) -> &'static str {
+        "ProximityPlacement"
+    }
+
+    fn pre_score(
+        &self,
+        pod: &PodInfo,
+        feasible: &[&NodeInfo],
+        all: &[NodeInfo],
+        state: &mut CycleState,
+    ) {
+        let Some(input) = state.read::<ServiceDemand>(INPUT_KEY) else {
+            return;
+        };
+        let by_node: HashMap<String, i64> = feasible
+            .iter()
+            .map(|n| n.name.clone())
+            .zip(scores(pod, input, feasible, all, &self.config))
+            .collect();
+        state.write(SCORE_KEY, by_node);
+    }
+
+    fn score(&self, _: &PodInfo, node: &NodeInfo, _: &[NodeInfo], state: &CycleState) -> i64 {
+        state
+            .read::<HashMap<String, i64>>(SCORE_KEY)
+            .and_then(|s| s.get(&node.name).copied())
+            .unwrap_or(0)
+    }
+
+    fn weight(&self) -> i64 {
+        self.weight
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::framework::schedule_with;
+    use crate::plugins::testing::{node, pod};
+    use crate::plugins::{ProfileConfig, profile};
+    use brume_fog::Coordinate;
+    use std::sync::Arc;
+
+    /// A node at `x` ms along a line (a 2-D Vivaldi coordinate with no height).
+    fn at(name: &str, x: f64) -> NodeInfo {
+        let mut n = node(name);
+        n.location.coordinate = Some(Coordinate {
+            vector: vec![x, 0.0],
+            height: 0.0,
+            error: 0.1,
+        });
+        n
+    }
+
+    fn web(name: &str) -> PodInfo {
+        let mut p = pod(name, 100, 0);
+        p.labels.insert("app".into(), "web".into());
+        p
+    }
+
+    /// The node with a running replica of `web` on it.
+    fn with_replica(mut n: NodeInfo, name: &str) -> NodeInfo {
+        n.add_pod(Arc::new(web(name)));
+        n
+    }
+
+    fn demand(on: &[(&str, f64)]) -> ServiceDemand {
+        ServiceDemand {
+            selectors: vec![[("app".to_string(), "web".to_string())].into()],
+            demand: on.iter().map(|(g, r)| (g.to_string(), *r)).collect(),
+        }
+    }
+
+    /// Each node's score as the framework runs the plugin (seed, pre-score over `feasible`).
+    fn run(
+        input: Option<ServiceDemand>,
+        feasible: &[&str],
+        all: &[NodeInfo],
+    ) -> Vec<(String, i64)> {
+        let plugin = ProximityPlacement::default();
+        let p = web("new");
+        let refs: Vec<&NodeInfo> = all
+            .iter()
+            .filter(|n| feasible.contains(&n.name.as_str()))
+            .collect();
+        let mut state = CycleState::default();
+        if let Some(input) = input {
+            ProximityPlacement::seed(&mut state, input);
+        }
+        plugin.pre_score(&p, &refs, all, &mut state);
+        refs.iter()
+            .map(|n| (n.name.clone(), plugin.score(&p, n, all, &state)))
+            .collect()
+    }
+
+    fn best(scores: &[(String, i64)]) -> &str {
+        let top = scores.iter().map(|(_, s)| *s).max().unwrap();
+        let winners: Vec<&str> = scores
+            .iter()
+            .filter(|(_, s)| *s == top)
+            .map(|(n, _)| n.as_str())
+            .collect();
+        assert_eq!(winners.len(), 1, "one best node in {scores:?}");
+        winners[0]
+    }
+
+    /// a, b, c, d every 20 ms along a line; the one replica runs on a.
+    fn line() -> Vec<NodeInfo> {
+        vec![
+            with_replica(at("a", 0.0), "web-0"),
+            at("b", 20.0),
+            at("c", 40.0),
+            at("d", 60.0),
+        ]
+    }
+
+    #[test]
+    fn all_demand_at_one_gateway_favours_it_then_its_nearest_neighbour() {
+        let all = line();
+        let s = run(Some(demand(&[("d", 50.0)])), &["a", "b", "c", "d"], &all);
+        assert_eq!(best(&s), "d");
+        // Cuts of 60 → 0, 20, 40 and 60 ms.
+        assert_eq!(
+            s,
+            [
+                ("a".into(), 0),
+                ("b".into(), 33),
+                ("c".into(), 67),
+                ("d".into(), 100)
+            ]
+        );
+        let s = run(Some(demand(&[("d", 50.0)])), &["a", "b", "c"], &all);
+        assert_eq!(best(&s), "c");
+    }
+
+    #[test]
+    fn split_demand_puts_the_second_replica_at_the_other_gateway() {
+        let all = vec![
+            with_replica(at("g1", 0.0), "web-0"),
+            at("mid", 100.0),
+            at("g2", 200.0),
+        ];
+        let s = run(
+            Some(demand(&[("g1", 40.0), ("g2", 60.0)])),
+            &["g1", "mid", "g2"],
+            &all,
+        );
+        assert_eq!(best(&s), "g2");
+        assert_eq!(
+            s[0],
+            ("g1".into(), 0),
+            "a second replica beside the first cuts nothing"
+        );
+    }
+
+    #[test]
+    fn no_demand_or_no_service_is_neutral() {
+        let all = line();
+        let nodes = ["a", "b", "c", "d"];
+        let equal = |s: Vec<(String, i64)>| s.iter().all(|(_, v)| *v == 0);
+        assert!(equal(run(Some(demand(&[])), &nodes, &all)));
+        assert!(equal(run(
+            Some(demand(&[("d", 0.0), ("c", f64::NAN)])),
+            &nodes,
+            &all
+        )));
+        let no_service = ServiceDemand {
+            selectors: vec![],
+            demand: vec![("d".into(), 50.0)],
+        };
+        assert!(equal(run(Some(no_service), &nodes, &all)));
+        assert!(equal(run(None, &nodes, &all)), "nothing seeded");
+    }
+
+    #[test]
+    fn a_node_without_location_is_not_favoured() {
+        let mut all = line();
+        all.push(node("nowhere"));
+        let s = run(Some(demand(&[("d", 50.0)])), &["b", "nowhere"], &all);
+        assert_eq!(s, [("b".into(), 33), ("nowhere".into(), 0)]);
+        // The gateway itself needs no location: its users cross no link to it.
+        let mut all = line();
+        all.push(node("g"));
+        let s = run(Some(demand(&[("g", 50.0)])), &["c", "g"], &all);
+        assert_eq!(s, [("c".into(), 0), ("g".into(), 100)]);
+    }
+
+    #[test]
+    fn terminating_and_other_pods_are_not_replicas() {
+        let mut all = line();
+        let mut leaving = web("web-1");
+        leaving.terminating = true;
+        all[3].add_pod(Arc::new(leaving));
+        let mut elsewhere = web("web-2");
+        elsewhere.namespace = "other".into();
+        all[2].add_pod(Arc::new(elsewhere));
+        let mut other_app = pod("db-0", 100, 0);
+        other_app.labels.insert("app".into(), "db".into());
+        all[2].add_pod(Arc::new(other_app));
+        let s = run(Some(demand(&[("d", 50.0)])), &["a", "b", "c", "d"], &all);
+        assert_eq!(best(&s), "d");
+        assert_eq!(s[2], ("c".into(), 67));
+    }
+
+    #[test]
+    fn with_demand_the_default_weight_beats_a_slightly_emptier_far_node() {
+        // d, next to the users, carries a quarter of its cpu and memory; b, farther, is empty:
+        // LeastAllocated gives d 62 and b 87, BalancedAllocation 100 each.
+        let mut all = line();
+        all[3].add_pod(Arc::new(pod("busy", 1000, 2 << 30)));
+        let nodes: Vec<NodeInfo> = vec![all[1].clone(), all[3].clone(), all[0].clone()];
+        let p = web("new");
+        let mut state = CycleState::default();
+        ProximityPlacement::seed(&mut state, demand(&[("d", 50.0)]));
+        let chosen = schedule_with(&profile(&ProfileConfig::default()), &p, &nodes, state);
+        assert_eq!(chosen.unwrap(), "d");
+        let resources_only = ProfileConfig {
+            proximity_weight: 0,
+            ..ProfileConfig::default()
+        };
+        let mut state = CycleState::default();
+        ProximityPlacement::seed(&mut state, demand(&[("d", 50.0)]));
+        let chosen = schedule_with(&profile(&resources_only), &p, &nodes, state);
+        assert_eq!(chosen.unwrap(), "b");
+    }
+}
