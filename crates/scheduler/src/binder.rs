@@ -559,6 +559,42 @@ mod tests {
         serde_json::from_value(json!({"metadata": meta, "spec": spec, "status": status})).unwrap()
     }
 
+    /// Feeds Service events to [`mirror`] as the loop does.
+    fn follow(m: &mut (Sync, bool, Demand), events: Vec<watcher::Event<Service>>) {
+        for ev in events {
+            let (apply, delete) = (Demand::apply_service, Demand::delete_service);
+            mirror(
+                ev,
+                &mut m.0,
+                &mut m.1,
+                &mut m.2,
+                apply,
+                delete,
+                Demand::retain_services,
+            );
+        }
+    }
+
+    #[test]
+    fn a_relist_forgets_the_services_it_no_longer_shows() {
+        let web: Service = serde_json::from_value(json!({
+            "metadata": {"name": "web", "namespace": "ns"},
+            "spec": {"selector": {"app": "web"}}}))
+        .unwrap();
+        let p = PodInfo {
+            namespace: "ns".into(),
+            labels: [("app".to_string(), "web".to_string())].into(),
+            ..PodInfo::default()
+        };
+        use watcher::Event::{Init, InitApply, InitDone};
+        let mut m = (Sync::Starting, false, Demand::default());
+        follow(&mut m, vec![Init, InitApply(web), InitDone]);
+        assert!(m.1, "listed");
+        assert_eq!(m.2.for_pod(&p, Timestamp::now()).selectors.len(), 1);
+        follow(&mut m, vec![Init, InitDone]);
+        assert!(m.2.for_pod(&p, Timestamp::now()).selectors.is_empty());
+    }
+
     #[test]
     fn a_pod_is_waiting_bound_finished_or_not_ours() {
         let c = json!([{"name": "c"}]);

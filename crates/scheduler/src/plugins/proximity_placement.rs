@@ -88,6 +88,12 @@ fn replicas(pod: &PodInfo, selectors: &[Labels], all: &[NodeInfo]) -> Vec<String
         .collect()
 }
 
+/// Whether every node scores the same for this input: the pod belongs to no Service, or its
+/// Services have no demand.
+fn neutral(input: &ServiceDemand) -> bool {
+    input.selectors.is_empty() || !input.demand.iter().any(|(_, r)| r.is_finite() && *r > 0.0)
+}
+
 /// Each candidate's score in [0, 100], in the candidates' order. Every candidate gets 0 when
 /// the pod belongs to no Service or its Services have no demand. The distance from a node to
 /// itself is 0 (users at a gateway served on that node cross no link); between two nodes it is
@@ -100,8 +106,7 @@ pub fn scores(
     all: &[NodeInfo],
     config: &PlacementConfig,
 ) -> Vec<i64> {
-    let has_demand = input.demand.iter().any(|(_, r)| r.is_finite() && *r > 0.0);
-    if input.selectors.is_empty() || !has_demand {
+    if neutral(input) {
         return vec![0; candidates.len()];
     }
     let current = replicas(pod, &input.selectors, all);
@@ -134,7 +139,11 @@ impl ScorePlugin for ProximityPlacement {
         all: &[NodeInfo],
         state: &mut CycleState,
     ) {
-        let Some(input) = state.read::<ServiceDemand>(INPUT_KEY) else {
+        // Neutral pods (most of them) write nothing: `score` then gives every node 0.
+        let Some(input) = state
+            .read::<ServiceDemand>(INPUT_KEY)
+            .filter(|i| !neutral(i))
+        else {
             return;
         };
         let by_node: HashMap<String, i64> = feasible
