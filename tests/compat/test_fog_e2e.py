@@ -43,6 +43,7 @@ ECHO = r"""
 import http.server, os
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
     def do_GET(self):
         body = os.environ["NODE"].encode()
         self.send_response(200)
@@ -304,3 +305,44 @@ def test_a_service_without_endpoints_refuses_at_once(testbed):
 
     event = wait_until(warned, 20, 0.5, "a NoEndpoints event on the Service")[0]
     assert event["type"] == "Warning" and "app=nobody" in event["message"], event
+
+
+def test_a_new_replica_goes_where_the_demand_is(testbed):
+    """With all demand on one gateway, scaling from 1 to 2 replicas puts the new one on that node
+    or its nearest feasible neighbour."""
+    srv = testbed
+    ns = srv.create_namespace("place")
+    addresses = node_addresses(srv)
+    deployment, service = echo_objects("1")
+    spec = deployment["spec"]["template"]["spec"]
+    del spec["affinity"], spec["topologySpreadConstraints"]
+    deployment["spec"]["replicas"] = 1
+    # The first replica lands far from the users-to-be: node-4..6 are cordoned meanwhile.
+    far_side = ["node-4", "node-5", "node-6"]
+    for n in far_side:
+        srv.kubectl("cordon", n)
+    try:
+        apply(srv, ns, deployment, service)
+        first = wait_until(lambda: (r := ready_replicas(srv, ns)) and len(r) == 1 and r, 60, 0.5, "the first replica")
+    finally:
+        for n in far_side:
+            srv.kubectl("uncordon", n)
+    assert first[0] not in far_side, first
+
+    # All the demand comes from gateway node-5.
+    port = node_ports(srv, ns, "echo")["http"]
+    assert spread(addresses["node-5"], port, 60, workers=4) == Counter({first[0]: 60})
+
+    def reported():
+        items = json.loads(srv.kubectl("get", "trafficreports", "-n", ns, "-o", "json").stdout)["items"]
+        return {r["spec"]["gateway"]: r["spec"]["requestsPerSecond"] for r in items}
+
+    demand = wait_until(lambda: (r := reported()) and r.get("node-5", 0) > 0 and r, 30, 0.5, "demand at node-5")
+    assert [g for g, rate in demand.items() if rate > 0] == ["node-5"], demand
+
+    srv.kubectl("scale", "deployment", "echo", "-n", ns, "--replicas=2")
+    both = wait_until(lambda: (r := ready_replicas(srv, ns)) and len(r) == 2 and r, 60, 0.5, "the second replica")
+    new = [n for n in both if n != first[0]] or [first[0]]
+    # node-5's nearest neighbour on the line is node-4 (24 ms), then node-6 (34 ms).
+    assert new[0] in ("node-5", "node-4"), (first, both)
+    assert new[0] == "node-5", f"node-5 is feasible, so the new replica belongs there: {both}"
