@@ -95,6 +95,11 @@ fn main() -> anyhow::Result<()> {
             std::thread::available_parallelism().map_or(1, |n| n.get()),
         ));
     }
+    if let Command::Bench(b) = &cli.command
+        && let Some(n) = b.worker_threads()
+    {
+        builder.worker_threads(n);
+    }
     let runtime = builder.enable_all().build()?;
     runtime.block_on(async move {
         match cli.command {
