@@ -5,49 +5,15 @@
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
 use base64::Engine;
-use http::{Method, Request, StatusCode};
-use http_body_util::BodyExt;
+use http::{Method, StatusCode};
 use serde_json::{Value, json};
-use tower::ServiceExt;
 
 mod common;
-use common::{TOKEN, get, post, server};
+use common::{TOKEN, call_as, get, post, server};
 
 const REPORTS: &str = "/apis/fog.brume.io/v1/namespaces/default/trafficreports";
 const TABLE: &str = "application/json;as=Table;v=v1;g=meta.k8s.io";
-
-/// A request with its own bearer token and `Accept`, which the shared helpers fix.
-async fn call_as(
-    app: &Router,
-    token: &str,
-    method: Method,
-    path: &str,
-    ct: &str,
-    accept: &str,
-    body: Value,
-) -> (StatusCode, Value) {
-    let bytes = if body.is_null() {
-        Vec::new()
-    } else {
-        serde_json::to_vec(&body).unwrap()
-    };
-    let req = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("authorization", format!("Bearer {token}"))
-        .header("content-type", ct)
-        .header("accept", accept)
-        .body(Body::from(bytes))
-        .unwrap();
-    let resp = app.clone().oneshot(req).await.unwrap();
-    let status = resp.status();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    let v = serde_json::from_slice(&bytes)
-        .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()));
-    (status, v)
-}
 
 fn report(service: &str, gateway: &str, rps: f64, owner: Option<&Value>) -> Value {
     let mut r = json!({

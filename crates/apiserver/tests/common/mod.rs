@@ -31,7 +31,20 @@ pub async fn call(
     ct: &str,
     body: Value,
 ) -> (StatusCode, Value) {
-    let body = if body.is_null() {
+    call_as(app, TOKEN, method, path, ct, "application/json", body).await
+}
+
+/// A request with its own bearer token and `Accept`.
+pub async fn call_as(
+    app: &Router,
+    token: &str,
+    method: Method,
+    path: &str,
+    ct: &str,
+    accept: &str,
+    body: Value,
+) -> (StatusCode, Value) {
+    let bytes = if body.is_null() {
         Vec::new()
     } else {
         serde_json::to_vec(&body).unwrap()
@@ -39,9 +52,10 @@ pub async fn call(
     let req = Request::builder()
         .method(method)
         .uri(path)
-        .header("authorization", format!("Bearer {TOKEN}"))
+        .header("authorization", format!("Bearer {token}"))
         .header("content-type", ct)
-        .body(Body::from(body))
+        .header("accept", accept)
+        .body(Body::from(bytes))
         .unwrap();
     let resp = app.clone().oneshot(req).await.unwrap();
     let status = resp.status();

@@ -85,19 +85,12 @@ async fn reconcile(svc: Arc<Service>, ctx: Arc<Ctx>) -> Result<Action, Controlle
         return Ok(Action::await_change());
     }
     let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
-    let selector: Vec<String> = svc
-        .spec
-        .as_ref()
-        .and_then(|s| s.selector.as_ref())
-        .into_iter()
-        .flatten()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect();
+    let selector = selector_text(&svc);
     if selector.is_empty() {
         return Ok(Action::await_change());
     }
     let pods = pods
-        .list(&ListParams::default().labels(&selector.join(",")))
+        .list(&ListParams::default().labels(&selector))
         .await
         .map_err(|e| ControllerError::api(format!("list pods in {ns}"), e))?
         .items;
