@@ -18,10 +18,7 @@ use kube::{Api, ResourceExt};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-/// The label naming the Service a report is about.
-pub const SERVICE_LABEL: &str = "fog.brume.io/service";
-/// The label naming the gateway a report comes from.
-pub const GATEWAY_LABEL: &str = "fog.brume.io/gateway";
+use brume_api::traffic_report::{GATEWAY_LABEL, SERVICE_LABEL, TrafficReport};
 
 /// How often reports are written.
 #[derive(Debug, Clone)]
@@ -65,14 +62,9 @@ fn due(config: &ReporterConfig, last: Option<Written>, rate: f64, now: Instant) 
         || (rate == 0.0 && last.rate > 0.0)
 }
 
-/// The name of the report of `service` from `gateway`.
-pub fn report_name(service: &str, gateway: &str) -> String {
-    format!("{service}.{gateway}")
-}
-
 /// The TrafficReport body for one sample, owned by its Service.
 fn report(sample: &DemandSample, service_uid: &str) -> Value {
-    let name = report_name(&sample.service.name, &sample.gateway);
+    let name = TrafficReport::name_for(&sample.service.name, &sample.gateway);
     json!({
         "apiVersion": "fog.brume.io/v1",
         "kind": "TrafficReport",
@@ -119,7 +111,9 @@ async fn write(client: &kube::Client, body: Value) -> Result<(), kube::Error> {
         Err(kube::Error::Api(s)) if s.code == 404 => {
             let object: DynamicObject =
                 serde_json::from_value(body).map_err(kube::Error::SerdeError)?;
-            api.create(&PostParams::default(), &object).await.map(|_| ())
+            api.create(&PostParams::default(), &object)
+                .await
+                .map(|_| ())
         }
         Err(e) => Err(e),
     }
@@ -191,12 +185,21 @@ mod tests {
         let t0 = Instant::now();
         let last = Some(Written { rate: 10.0, at: t0 });
         assert!(due(&c, None, 0.5, t0), "first report");
-        assert!(!due(&c, last, 10.5, t0 + Duration::from_secs(2)), "5 % is noise");
-        assert!(due(&c, last, 12.0, t0 + Duration::from_secs(2)), "20 % moved");
+        assert!(
+            !due(&c, last, 10.5, t0 + Duration::from_secs(2)),
+            "5 % is noise"
+        );
+        assert!(
+            due(&c, last, 12.0, t0 + Duration::from_secs(2)),
+            "20 % moved"
+        );
         assert!(due(&c, last, 10.0, t0 + c.refresh), "refresh");
         assert!(due(&c, last, 0.0, t0 + Duration::from_secs(1)), "gone");
         let small = Some(Written { rate: 0.1, at: t0 });
-        assert!(!due(&c, small, 0.25, t0 + Duration::from_secs(2)), "tiny absolute change");
+        assert!(
+            !due(&c, small, 0.25, t0 + Duration::from_secs(2)),
+            "tiny absolute change"
+        );
     }
 
     #[test]
