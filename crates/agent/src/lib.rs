@@ -7,8 +7,8 @@
 //! status a pod reports ([`status`]). The async shells gather facts and apply decisions.
 #![warn(missing_docs)]
 
-pub mod dns;
 pub mod coordinates;
+pub mod dns;
 pub mod downward;
 pub mod events;
 pub mod heartbeat;
