@@ -93,10 +93,7 @@ pub struct FogOptions {
 }
 
 /// Starts the service proxy, the prober, the demand reports and DNS of one node.
-async fn start_fog(
-    client: &kube::Client,
-    spec: &AgentSpec,
-) -> anyhow::Result<()> {
+async fn start_fog(client: &kube::Client, spec: &AgentSpec) -> anyhow::Result<()> {
     use brume_agent::{coordinates, services, traffic};
     use brume_proxy::{Demand, Gateway, Proxy, ProxyConfig, RoutingTable};
     let gateway = Gateway {
@@ -108,7 +105,11 @@ async fn start_fog(
         link_delay: spec.fog.link_delay.clone(),
         ..ProxyConfig::default()
     };
-    let proxy = Arc::new(Proxy::new(RoutingTable::new(gateway), demand.clone(), config));
+    let proxy = Arc::new(Proxy::new(
+        RoutingTable::new(gateway),
+        demand.clone(),
+        config,
+    ));
     let view = services::start(client.clone(), spec.name.clone(), spec.address, proxy);
 
     let nodes: kube::Api<k8s_openapi::api::core::v1::Node> = kube::Api::all(client.clone());
@@ -145,7 +146,12 @@ async fn start_fog(
         traffic::ReporterConfig::default(),
     ));
     if let Some(port) = spec.fog.dns_port {
-        start_dns(std::net::SocketAddr::new(spec.address, port), spec.address, view).await;
+        start_dns(
+            std::net::SocketAddr::new(spec.address, port),
+            spec.address,
+            view,
+        )
+        .await;
     }
     Ok(())
 }
@@ -159,7 +165,12 @@ async fn start_dns(
 ) {
     use brume_agent::dns::DnsRecords;
     let records = move |view: &brume_agent::services::ClusterView| {
-        let services: Vec<_> = view.services.state().iter().map(|s| (**s).clone()).collect();
+        let services: Vec<_> = view
+            .services
+            .state()
+            .iter()
+            .map(|s| (**s).clone())
+            .collect();
         Arc::new(DnsRecords::from_services(
             "cluster.local",
             node_address,

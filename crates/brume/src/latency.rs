@@ -51,7 +51,10 @@ pub fn synthetic(n: usize) -> RttMatrix {
 
 /// The index of dev node `node-<i>` in the matrix.
 fn index_of(node: &str) -> Option<usize> {
-    node.strip_prefix("node-")?.parse::<usize>().ok()?.checked_sub(1)
+    node.strip_prefix("node-")?
+        .parse::<usize>()
+        .ok()?
+        .checked_sub(1)
 }
 
 /// The link delays of dev node `me`: its row of the matrix; other nodes (not in the matrix)

@@ -236,7 +236,11 @@ mod tests {
             assert_eq!(w, vec![1.0, 0.0, 0.0, 0.0], "p={p}");
         }
         // Within 1 % of the nearest is a tie: the traffic is shared.
-        let w = proximity_weights(&[Some(20.0), Some(20.1), Some(25.0)], None, &params(1.0, 2.0));
+        let w = proximity_weights(
+            &[Some(20.0), Some(20.1), Some(25.0)],
+            None,
+            &params(1.0, 2.0),
+        );
         assert_eq!(w.unwrap(), vec![0.5, 0.5, 0.0]);
         // Just below 1, the formula: a large p is nearly nearest, with no overflow or NaN.
         let w = proximity_weights(&DISTANCES, None, &params(0.999, 1000.0)).unwrap();
