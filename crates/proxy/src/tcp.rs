@@ -5,7 +5,9 @@ use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::net::tcp::{ReadHalf, WriteHalf};
 use tokio::time::timeout;
 
 use crate::context::Context;
@@ -99,8 +101,49 @@ pub(crate) async fn serve(
     // The lease lives until the copy ends: the connection counts as in flight for
     // least-request and the proximity overload guard, and a terminating endpoint's open
     // connections simply run to completion (drain).
-    match tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
+    match copy_both_ways(&mut client, &mut upstream).await {
         Ok((up, down)) => tracing::trace!(client = %peer, up, down, "connection closed"),
         Err(e) => tracing::debug!(client = %peer, error = %e, "connection ended with an error"),
+    }
+}
+
+/// The most bytes moved per read: HAProxy's default buffer size (`tune.bufsize`, 16 KiB).
+const CHUNK: usize = 16 * 1024;
+
+/// Copies bytes both ways until both sides have closed; when one side ends, the other is shut
+/// down for writing (a half-close), as `tokio::io::copy_bidirectional` does. Returns the bytes
+/// copied up (client to endpoint) and down.
+///
+/// Unlike `copy_bidirectional`, which keeps two 8 KiB buffers for the life of a connection,
+/// each direction holds a buffer only while it has bytes to move: an idle connection waits for
+/// readability without one. `brume bench proxy` measured 10 KiB of resident memory per idle
+/// proxied connection with the former (HAProxy, which returns its buffers to a pool: 3 KiB).
+async fn copy_both_ways(
+    client: &mut TcpStream,
+    upstream: &mut TcpStream,
+) -> io::Result<(u64, u64)> {
+    let (client_read, client_write) = client.split();
+    let (upstream_read, upstream_write) = upstream.split();
+    tokio::try_join!(
+        pump(client_read, upstream_write),
+        pump(upstream_read, client_write)
+    )
+}
+
+/// Copies `from` to `to` until `from` ends, then shuts `to` down for writing.
+async fn pump(mut from: ReadHalf<'_>, mut to: WriteHalf<'_>) -> io::Result<u64> {
+    let mut total = 0;
+    loop {
+        from.readable().await?;
+        // Readable, so this read does not wait; a short read clears the readiness, so the
+        // next `readable` waits in the reactor rather than in a failed read.
+        let mut buf = Vec::with_capacity(CHUNK);
+        let n = from.read_buf(&mut buf).await?;
+        if n == 0 {
+            to.shutdown().await?;
+            return Ok(total);
+        }
+        to.write_all(&buf).await?;
+        total += n as u64;
     }
 }

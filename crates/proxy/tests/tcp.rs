@@ -43,6 +43,38 @@ async fn echoes_through_to_a_backend() {
 }
 
 #[tokio::test]
+async fn a_half_close_reaches_the_backend_and_its_answer_still_comes_back() {
+    let backend = echo_backend("b1").await;
+    let (proxy, bind) = proxy(ProxyConfig::default(), ListenMode::Tcp).await;
+    proxy.table().upsert(
+        key(),
+        port(
+            vec![Endpoint::ready(backend.addr, "n2")],
+            PolicyKind::Random,
+        ),
+    );
+    wait_listening(&proxy, bind).await;
+
+    let mut s = TcpStream::connect(bind).await.unwrap();
+    assert_eq!(greeting(&mut s).await, "b1");
+    // Several reads' worth each way, then the client's end of sending.
+    let sent: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+    let (mut r, mut w) = s.split();
+    let send = async {
+        w.write_all(&sent).await.unwrap();
+        w.shutdown().await.unwrap();
+    };
+    let mut back = Vec::new();
+    let receive = tokio::time::timeout(PATIENCE, r.read_to_end(&mut back));
+    let ((), received) = tokio::join!(send, receive);
+    received
+        .expect("the backend's close came back through the proxy in time")
+        .unwrap();
+    assert_eq!(back.len(), sent.len());
+    assert!(back == sent, "the echo differs from what was sent");
+}
+
+#[tokio::test]
 async fn a_dead_endpoint_is_retried_on_another() {
     let dead = dead_address().await;
     let live = echo_backend("live").await;
