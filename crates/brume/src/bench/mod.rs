@@ -17,6 +17,7 @@ mod hollow;
 mod kit;
 mod pods;
 mod proc;
+mod proxy_memory;
 mod watch;
 mod wrk;
 

@@ -20,11 +20,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 use super::haproxy::{self, HaProxy};
-use super::proc::{Memory, cpu_seconds_of, mib};
+use super::proc::cpu_seconds_of;
 use super::proxy_child::{BODY, BenchChild, free_port, wait_port};
 use super::wrk::{self, Load, Report};
 
@@ -59,7 +57,7 @@ pub struct Args {
 
 /// What wrk is pointed at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Target {
+pub(super) enum Target {
     Direct,
     BrumeHttp,
     BrumeTcp,
@@ -280,7 +278,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 
     if args.idle_connections > 0 {
         println!();
-        memory(&args, &rig.backends).await?;
+        super::proxy_memory::memory(args.idle_connections, args.threads, &rig.backends).await?;
     }
     Ok(())
 }
@@ -419,7 +417,7 @@ async fn start_backends(n: usize) -> anyhow::Result<(Vec<BenchChild>, Vec<Socket
     Ok((children, addrs))
 }
 
-async fn start_brume(
+pub(super) async fn start_brume(
     threads: usize,
     backends: &[SocketAddr],
 ) -> anyhow::Result<(BenchChild, SocketAddr, SocketAddr)> {
@@ -441,7 +439,7 @@ async fn start_brume(
     Ok((child, http, tcp))
 }
 
-async fn start_haproxy(
+pub(super) async fn start_haproxy(
     threads: usize,
     backends: &[SocketAddr],
 ) -> anyhow::Result<(HaProxy, SocketAddr, SocketAddr)> {
@@ -460,166 +458,6 @@ async fn start_haproxy(
         .await?;
     }
     Ok((h, setup.http, setup.tcp))
-}
-
-/// A proxy process for the memory phase, killed on drop.
-enum Fresh {
-    Brume(BenchChild),
-    Haproxy(HaProxy),
-}
-
-impl Fresh {
-    fn pid(&self) -> anyhow::Result<u32> {
-        match self {
-            Fresh::Brume(c) => c.pid(),
-            Fresh::Haproxy(h) => h.pid(),
-        }
-    }
-}
-
-/// What opening the idle connections did to one proxy process.
-struct ConnMemory {
-    label: &'static str,
-    before: Memory,
-    after: Memory,
-    opened: usize,
-}
-
-impl ConnMemory {
-    fn kib_per_connection(&self) -> f64 {
-        (self.after.rss as f64 - self.before.rss as f64) / 1024.0 / self.opened.max(1) as f64
-    }
-}
-
-async fn memory(args: &Args, backends: &[SocketAddr]) -> anyhow::Result<()> {
-    let n = args.idle_connections;
-    let cases = [
-        ("Brume TCP", Target::BrumeTcp),
-        ("Brume HTTP", Target::BrumeHttp),
-        ("HAProxy TCP", Target::HaproxyTcp),
-        ("HAProxy HTTP", Target::HaproxyHttp),
-    ];
-    let mut figures = Vec::new();
-    for (label, target) in cases {
-        let (proxy, addr) = match target {
-            Target::BrumeTcp | Target::BrumeHttp => {
-                let (c, http, tcp) = start_brume(args.threads, backends).await?;
-                let addr = if target == Target::BrumeTcp {
-                    tcp
-                } else {
-                    http
-                };
-                (Fresh::Brume(c), addr)
-            }
-            _ => {
-                let (h, http, tcp) = start_haproxy(args.threads, backends).await?;
-                let addr = if target == Target::HaproxyTcp {
-                    tcp
-                } else {
-                    http
-                };
-                (Fresh::Haproxy(h), addr)
-            }
-        };
-        // Warm up: the first connections allocate what every later one shares (pools, the
-        // allocator's first pages); they are closed before the baseline.
-        drop(open_idle(addr, 16).await?);
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        let before = Memory::of(proxy.pid()?)?;
-        let conns = open_idle(addr, n)
-            .await
-            .with_context(|| format!("opening {n} connections through {label}"))?;
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        let after = Memory::of(proxy.pid()?)?;
-        figures.push(ConnMemory {
-            label,
-            before,
-            after,
-            opened: conns.len(),
-        });
-        drop(conns);
-        drop(proxy);
-    }
-    println!(
-        "proxy memory per open connection: VmRSS of a fresh proxy process before and after {n} client connections, each after one GET and then idle"
-    );
-    println!(
-        "  {:<16} {:>11} {:>10} {:>10} {:>16}",
-        "", "before MiB", "after MiB", "KiB/conn", "MiB per 1,000"
-    );
-    for f in &figures {
-        let per = f.kib_per_connection();
-        println!(
-            "  {:<16} {:>11.1} {:>10.1} {:>10.1} {:>16.1}",
-            f.label,
-            mib(f.before.rss),
-            mib(f.after.rss),
-            per,
-            per * 1000.0 / 1024.0
-        );
-    }
-    Ok(())
-}
-
-/// Opens `n` connections to `addr`, one after the other, sends one `GET /` on each and reads
-/// the answer; returns them open and idle.
-async fn open_idle(addr: SocketAddr, n: usize) -> anyhow::Result<Vec<TcpStream>> {
-    let mut conns = Vec::with_capacity(n);
-    let mut buf = Vec::with_capacity(1024);
-    for i in 0..n {
-        let mut s = TcpStream::connect(addr)
-            .await
-            .with_context(|| format!("connection {i} to {addr}"))?;
-        s.set_nodelay(true)?;
-        s.write_all(b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n")
-            .await?;
-        tokio::time::timeout(Duration::from_secs(5), read_response(&mut s, &mut buf))
-            .await
-            .with_context(|| format!("no answer on connection {i} to {addr} within 5 s"))?
-            .with_context(|| format!("reading the answer on connection {i} to {addr}"))?;
-        conns.push(s);
-    }
-    Ok(conns)
-}
-
-/// Reads one HTTP/1.1 response with a `Content-Length` body.
-async fn read_response(s: &mut TcpStream, buf: &mut Vec<u8>) -> anyhow::Result<()> {
-    buf.clear();
-    let mut chunk = [0u8; 1024];
-    loop {
-        if let Some(total) = response_length(buf)?
-            && buf.len() >= total
-        {
-            return Ok(());
-        }
-        let n = s.read(&mut chunk).await?;
-        anyhow::ensure!(
-            n > 0,
-            "the connection closed after {} bytes: {:?}",
-            buf.len(),
-            String::from_utf8_lossy(buf)
-        );
-        buf.extend_from_slice(&chunk[..n]);
-    }
-}
-
-/// The length of the whole response (head and body) once its head is in `buf`.
-fn response_length(buf: &[u8]) -> anyhow::Result<Option<usize>> {
-    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
-        return Ok(None);
-    };
-    let head = String::from_utf8_lossy(&buf[..end]);
-    anyhow::ensure!(
-        head.starts_with("HTTP/1.1 200"),
-        "not a 200 answer: {head:?}"
-    );
-    let length = head
-        .lines()
-        .filter_map(|l| l.split_once(':'))
-        .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.trim().parse::<usize>().ok())
-        .with_context(|| format!("no Content-Length in {head:?}"))?;
-    Ok(Some(end + 4 + length))
 }
 
 #[cfg(test)]
@@ -673,14 +511,5 @@ mod tests {
         assert_eq!(m[0].1.report.requests_per_second, 20.0);
         assert_eq!(m[1].1.report.requests_per_second, 40.0);
         assert_eq!(medians(&rounds[..2])[0].1.report.requests_per_second, 10.0);
-    }
-
-    #[test]
-    fn a_response_is_complete_after_its_body() {
-        let head = b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\ndate: x\r\n\r\n";
-        assert_eq!(response_length(&head[..10]).unwrap(), None);
-        assert_eq!(response_length(head).unwrap(), Some(head.len() + 5));
-        assert!(response_length(b"HTTP/1.1 503 No\r\ncontent-length: 0\r\n\r\n").is_err());
-        assert!(response_length(b"HTTP/1.1 200 OK\r\n\r\n").is_err());
     }
 }
