@@ -17,6 +17,7 @@ pub mod placement;
 pub mod probe_plan;
 pub mod routing;
 pub mod routing_spec;
+pub mod slo;
 mod tie_break;
 pub mod vivaldi;
 
