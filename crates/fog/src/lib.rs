@@ -15,6 +15,7 @@ pub mod location;
 pub mod matrix;
 pub mod placement;
 pub mod probe_plan;
+pub mod replace;
 pub mod routing;
 pub mod routing_spec;
 pub mod slo;
