@@ -12,13 +12,14 @@ use std::time::Duration;
 
 use brume_proxy::{Demand, DemandSample, ServiceRef};
 use k8s_openapi::api::core::v1::Service;
-use kube::api::{ApiResource, DynamicObject, Patch, PatchParams, PostParams};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{OwnerReference, Time};
+use kube::api::{Patch, PatchParams, PostParams};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, ResourceExt};
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::time::Instant;
 
-use brume_api::traffic_report::{GATEWAY_LABEL, SERVICE_LABEL, TrafficReport};
+use brume_api::traffic_report::TrafficReport;
 
 /// How often reports are written.
 #[derive(Debug, Clone)]
@@ -62,58 +63,49 @@ fn due(config: &ReporterConfig, last: Option<Written>, rate: f64, now: Instant) 
         || (rate == 0.0 && last.rate > 0.0)
 }
 
-/// The TrafficReport body for one sample, owned by its Service.
-fn report(sample: &DemandSample, service_uid: &str) -> Value {
-    let name = TrafficReport::name_for(&sample.service.name, &sample.gateway);
-    json!({
-        "apiVersion": "fog.brume.io/v1",
-        "kind": "TrafficReport",
-        "metadata": {
-            "name": name,
-            "namespace": sample.service.namespace,
-            "labels": {SERVICE_LABEL: sample.service.name, GATEWAY_LABEL: sample.gateway},
-            "ownerReferences": [{"apiVersion": "v1", "kind": "Service",
-                "name": sample.service.name, "uid": service_uid}],
-        },
-        "spec": {
-            "service": sample.service.name,
-            "gateway": sample.gateway,
-            "requestsPerSecond": sample.requests_per_second,
-            "connectionsPerSecond": sample.connections_per_second,
-            "requestsTotal": sample.requests_total,
-            "connectionsTotal": sample.connections_total,
-            "observedTime": chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        }
-    })
+/// The TrafficReport of one sample, owned by its Service.
+fn report(sample: &DemandSample, service_uid: &str) -> TrafficReport {
+    let service = &sample.service;
+    let mut r = TrafficReport::new(&service.namespace, &service.name, &sample.gateway);
+    r.metadata.owner_references = Some(vec![OwnerReference {
+        api_version: "v1".into(),
+        kind: "Service".into(),
+        name: service.name.clone(),
+        uid: service_uid.into(),
+        ..OwnerReference::default()
+    }]);
+    r.spec.requests_per_second = sample.requests_per_second;
+    r.spec.connections_per_second = sample.connections_per_second;
+    r.spec.requests_total = sample.requests_total;
+    r.spec.connections_total = sample.connections_total;
+    r.spec.observed_time = Some(Time(k8s_openapi::jiff::Timestamp::now()));
+    r
 }
 
-fn resource() -> ApiResource {
-    ApiResource {
-        group: "fog.brume.io".into(),
-        version: "v1".into(),
-        api_version: "fog.brume.io/v1".into(),
-        kind: "TrafficReport".into(),
-        plural: "trafficreports".into(),
+/// Writes one report: a merge patch of its spec when it exists, a create otherwise. With
+/// `keep_totals`, the stored counters are left as they are (the last report of decayed demand
+/// knows only its zero rates).
+async fn write(
+    client: &kube::Client,
+    report: &TrafficReport,
+    keep_totals: bool,
+) -> Result<(), kube::Error> {
+    let ns = report.metadata.namespace.as_deref().unwrap_or("default");
+    let name = report.metadata.name.as_deref().unwrap_or_default();
+    let api: Api<TrafficReport> = Api::namespaced(client.clone(), ns);
+    let mut spec = serde_json::to_value(&report.spec).map_err(kube::Error::SerdeError)?;
+    if keep_totals && let Some(spec) = spec.as_object_mut() {
+        spec.remove("requestsTotal");
+        spec.remove("connectionsTotal");
     }
-}
-
-/// Writes one report: a merge patch of the spec when it exists, a create otherwise.
-async fn write(client: &kube::Client, body: Value) -> Result<(), kube::Error> {
-    let ns = body["metadata"]["namespace"].as_str().unwrap_or("default");
-    let name = body["metadata"]["name"].as_str().unwrap_or_default();
-    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &resource());
-    let patch = json!({"spec": body["spec"]});
+    let patch = json!({ "spec": spec });
     match api
         .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
         .await
     {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(s)) if s.code == 404 => {
-            let object: DynamicObject =
-                serde_json::from_value(body).map_err(kube::Error::SerdeError)?;
-            api.create(&PostParams::default(), &object)
-                .await
-                .map(|_| ())
+            api.create(&PostParams::default(), report).await.map(|_| ())
         }
         Err(e) => Err(e),
     }
@@ -157,14 +149,10 @@ pub async fn run(
                 written.remove(&sample.service);
                 continue;
             };
-            let mut body = report(&sample, &svc.uid().unwrap_or_default());
-            if sample.requests_total == 0 && sample.connections_total == 0 && rate == 0.0 {
-                // The last report of decayed demand: keep the stored totals.
-                let spec = body["spec"].as_object_mut().expect("the body has a spec");
-                spec.remove("requestsTotal");
-                spec.remove("connectionsTotal");
-            }
-            match write(&client, body).await {
+            let body = report(&sample, &svc.uid().unwrap_or_default());
+            let decayed =
+                sample.requests_total == 0 && sample.connections_total == 0 && rate == 0.0;
+            match write(&client, &body, decayed).await {
                 Ok(()) => {
                     written.insert(sample.service, Written { rate, at: now });
                 }
@@ -178,6 +166,7 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use brume_api::traffic_report::GATEWAY_LABEL;
 
     #[test]
     fn a_report_is_due_when_new_moved_stale_or_gone_to_zero() {
@@ -215,7 +204,7 @@ mod tests {
             requests_per_second: 1.5,
             connections_per_second: 0.0,
         };
-        let r = report(&sample, "uid-1");
+        let r = serde_json::to_value(report(&sample, "uid-1")).unwrap();
         assert_eq!(r["metadata"]["name"], "web.node-3");
         assert_eq!(r["metadata"]["namespace"], "shop");
         assert_eq!(r["metadata"]["labels"][GATEWAY_LABEL], "node-3");
