@@ -157,6 +157,38 @@ fn internal_ip(node: &Node) -> Option<IpAddr> {
         .ok()
 }
 
+/// What the node last published.
+#[derive(Debug, Clone)]
+struct Published {
+    coordinate: Coordinate,
+    /// How many peers its measured RTTs covered.
+    peers: usize,
+    at: Instant,
+}
+
+/// Whether the coordinate (and the measured RTTs) should be published now: after the first
+/// samples, no more often than `min_publish_interval`, and only when a new peer was measured
+/// or the coordinate moved or its error changed enough since the last publication.
+fn publish_due(
+    config: &ProberConfig,
+    samples: u64,
+    measured_peers: usize,
+    last: Option<&Published>,
+    current: &Coordinate,
+    now: Instant,
+) -> bool {
+    if samples < config.first_publish_after {
+        return false;
+    }
+    let Some(last) = last else {
+        return true;
+    };
+    now.duration_since(last.at) >= config.min_publish_interval
+        && (measured_peers > last.peers
+            || brume_fog::moved_meaningfully(&last.coordinate, current, config.republish_ms)
+            || (last.coordinate.error - current.error).abs() > config.republish_error)
+}
+
 /// One measured round trip to `peer`, in milliseconds, with the peer's coordinate.
 async fn probe_once(
     address: IpAddr,
@@ -199,11 +231,9 @@ pub async fn run(
     config: ProberConfig,
 ) {
     let api: Api<Node> = Api::all(client);
-    let mut published: Option<Coordinate> = None;
-    let mut last_publish: Option<Instant> = None;
+    let mut published: Option<Published> = None;
     let mut samples = 0u64;
     let mut measured: HashMap<String, Vec<f64>> = HashMap::new();
-    let mut published_peers = 0usize;
     let mut ticker = tokio::time::interval(config.interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -262,14 +292,15 @@ pub async fn run(
             recent.remove(0);
         }
         measured.retain(|name, _| peers.contains_key(name));
-        let due = samples >= config.first_publish_after
-            && last_publish.is_none_or(|t| t.elapsed() >= config.min_publish_interval)
-            && (measured.len() > published_peers
-                || published.as_ref().is_none_or(|old| {
-                    brume_fog::moved_meaningfully(old, &current, config.republish_ms)
-                        || (old.error - current.error).abs() > config.republish_error
-                }));
-        if due {
+        let now = Instant::now();
+        if publish_due(
+            &config,
+            samples,
+            measured.len(),
+            published.as_ref(),
+            &current,
+            now,
+        ) {
             let patch = serde_json::json!({"metadata": {"annotations": {
                 COORDINATES_ANNOTATION: current.to_annotation(),
                 MEASURED_RTT_ANNOTATION: measured_json(&measured),
@@ -280,9 +311,11 @@ pub async fn run(
             {
                 Ok(_) => {
                     tracing::debug!(error = current.error, "coordinate published");
-                    published = Some(current);
-                    published_peers = measured.len();
-                    last_publish = Some(Instant::now());
+                    published = Some(Published {
+                        coordinate: current,
+                        peers: measured.len(),
+                        at: now,
+                    });
                 }
                 Err(e) => tracing::debug!(error = %e, "publishing the coordinate failed"),
             }
@@ -293,6 +326,51 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn publication_waits_for_samples_and_for_a_change() {
+        let c = ProberConfig::default();
+        let t0 = Instant::now();
+        let at = |x: f64, error: f64| Coordinate {
+            vector: vec![x, 0.0],
+            height: 0.1,
+            error,
+        };
+        assert!(
+            !publish_due(&c, 2, 1, None, &at(0.0, 1.0), t0),
+            "too few samples"
+        );
+        assert!(
+            publish_due(&c, 3, 1, None, &at(0.0, 1.0), t0),
+            "first publication"
+        );
+        let last = Published {
+            coordinate: at(0.0, 0.5),
+            peers: 2,
+            at: t0,
+        };
+        let later = t0 + c.min_publish_interval;
+        assert!(
+            !publish_due(&c, 9, 2, Some(&last), &at(10.0, 0.5), t0),
+            "too soon"
+        );
+        assert!(
+            !publish_due(&c, 9, 2, Some(&last), &at(1.0, 0.52), later),
+            "no real change"
+        );
+        assert!(
+            publish_due(&c, 9, 2, Some(&last), &at(10.0, 0.5), later),
+            "moved"
+        );
+        assert!(
+            publish_due(&c, 9, 2, Some(&last), &at(0.0, 0.3), later),
+            "error changed"
+        );
+        assert!(
+            publish_due(&c, 9, 3, Some(&last), &at(0.0, 0.5), later),
+            "a new peer"
+        );
+    }
 
     #[test]
     fn measured_rtts_are_medians_per_peer() {
