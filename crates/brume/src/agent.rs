@@ -165,16 +165,10 @@ async fn start_dns(
 ) {
     use brume_agent::dns::DnsRecords;
     let records = move |view: &brume_agent::services::ClusterView| {
-        let services: Vec<_> = view
-            .services
-            .state()
-            .iter()
-            .map(|s| (**s).clone())
-            .collect();
         Arc::new(DnsRecords::from_services(
             "cluster.local",
             node_address,
-            &services,
+            &view.services.state(),
         ))
     };
     let (tx, rx) = tokio::sync::watch::channel(records(&view));

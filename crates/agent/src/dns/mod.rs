@@ -13,7 +13,7 @@
 //! use std::sync::Arc;
 //! use brume_agent::dns::{self, DnsRecords};
 //! let node: std::net::IpAddr = "127.0.0.2".parse().unwrap();
-//! let (tx, rx) = tokio::sync::watch::channel(Arc::new(DnsRecords::from_services("cluster.local", node, &[])));
+//! let (tx, rx) = tokio::sync::watch::channel(Arc::new(DnsRecords::from_services("cluster.local", node, &[] as &[k8s_openapi::api::core::v1::Service])));
 //! let server = dns::serve("127.0.0.2:53".parse().unwrap(), rx).await?;
 //! // … and whenever the Services change:
 //! tx.send_replace(Arc::new(DnsRecords::from_services("cluster.local", node, &services)));

@@ -119,9 +119,14 @@ impl DnsRecords {
     /// whose node ports are not allocated yet) is left out, so its name is `NXDOMAIN`. A
     /// Service without a name is left out too. A missing namespace is `default` and a missing
     /// protocol `TCP`, as the API server defaults them.
-    pub fn from_services(domain: &str, node_address: IpAddr, services: &[Service]) -> Self {
+    pub fn from_services(
+        domain: &str,
+        node_address: IpAddr,
+        services: &[impl std::borrow::Borrow<Service>],
+    ) -> Self {
         let mut by_name = BTreeMap::new();
         for service in services {
+            let service = service.borrow();
             let Some(name) = service.metadata.name.as_deref() else {
                 continue;
             };
@@ -656,7 +661,7 @@ mod tests {
             assert_eq!(answer.rcode, ResponseCode::NoError, "{present}");
             assert_soa_only(&answer);
         }
-        let empty = DnsRecords::from_services("cluster.local", NODE, &[]);
+        let empty = DnsRecords::from_services("cluster.local", NODE, &[] as &[Service]);
         for gone in ["svc.cluster.local.", "default.svc.cluster.local."] {
             assert_eq!(
                 ask(&empty, gone, RecordType::A).rcode,
