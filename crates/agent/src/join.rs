@@ -405,24 +405,13 @@ const CERT: &str = "agent.crt";
 const KEY: &str = "agent.key";
 
 fn write_private(path: &Path, text: &str) -> Result<(), JoinError> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let io = |source| JoinError::Io {
-        action: "writing",
-        path: path.into(),
-        source,
-    };
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(io)?;
-    f.write_all(text.as_bytes()).map_err(io)?;
-    f.sync_all().map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+    brume_runtime::private_file::write_private(path, text.as_bytes()).map_err(|source| {
+        JoinError::Io {
+            action: "writing",
+            path: path.into(),
+            source,
+        }
+    })
 }
 
 impl NodeCredentials {

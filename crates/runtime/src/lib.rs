@@ -16,6 +16,7 @@
 pub mod docker;
 pub mod fake;
 pub mod ports;
+pub mod private_file;
 pub mod process;
 mod types;
 

@@ -7,8 +7,6 @@
 //! state_dir/pods/<uid>/<container>-<attempt>.times when parts of the log were written
 //! ```
 
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -107,17 +105,7 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), RuntimeErr
     let io = |e: std::io::Error| RuntimeError::Backend(format!("writing {}: {e}", path.display()));
     let body = serde_json::to_vec_pretty(value)
         .map_err(|e| RuntimeError::Backend(format!("encoding {}: {e}", path.display())))?;
-    let tmp = path.with_extension("json.tmp");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(io)?;
-    f.write_all(&body).map_err(io)?;
-    f.sync_data().map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+    crate::private_file::write_private(path, &body).map_err(io)
 }
 
 /// Reads a JSON value; a missing file is `NotFound` naming `what`.
