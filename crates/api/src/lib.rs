@@ -7,6 +7,7 @@ pub mod authz;
 pub mod decode;
 pub mod defaults;
 pub mod error;
+pub mod latency_autoscaler;
 pub mod node_ports;
 pub mod patch;
 pub mod resource;
@@ -16,5 +17,6 @@ pub mod traffic_report;
 pub mod validation;
 
 pub use error::{FieldError, FieldErrorKind};
+pub use latency_autoscaler::{LatencyAutoscaler, LatencyAutoscalerSpec, LatencyAutoscalerStatus};
 pub use resource::{ResourceInfo, Scope};
 pub use traffic_report::{TrafficReport, TrafficReportSpec};

@@ -123,6 +123,7 @@ macro_rules! kinds {
 use k8s_openapi::api::{apps::v1 as apps, autoscaling::v2 as autoscaling, core::v1 as core};
 use k8s_openapi::api::{coordination::v1 as coordination, discovery::v1 as discovery};
 
+use crate::latency_autoscaler::LatencyAutoscaler;
 use crate::traffic_report::TrafficReport;
 
 kinds! {
@@ -141,6 +142,7 @@ kinds! {
     coordination::Lease => { "coordination.k8s.io", "v1", "Lease", "leases", "lease", Namespaced, [], [], [] },
     autoscaling::HorizontalPodAutoscaler => { "autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", "horizontalpodautoscaler", Namespaced, ["hpa"], ["status"], ["all"] },
     TrafficReport => { "fog.brume.io", "v1", "TrafficReport", "trafficreports", "trafficreport", Namespaced, ["tr"], [], [] },
+    LatencyAutoscaler => { "fog.brume.io", "v1", "LatencyAutoscaler", "latencyautoscalers", "latencyautoscaler", Namespaced, ["la"], ["status"], ["all"] },
 }
 
 /// The kind served at `<group>/<version>/<plural>`.

@@ -4,6 +4,7 @@
 #![warn(missing_docs)]
 
 mod auth;
+mod autoscalers;
 mod decoded;
 mod discovery;
 mod gc;
@@ -78,6 +79,9 @@ pub struct AppState {
     namespace_epoch: std::sync::atomic::AtomicU64,
     /// Serializes Service writes, so that each one sees the node ports the others hold.
     service_writes: tokio::sync::Mutex<()>,
+    /// Serializes HorizontalPodAutoscaler and LatencyAutoscaler writes, so that each one sees
+    /// the workloads the others size.
+    autoscaler_writes: tokio::sync::Mutex<()>,
 }
 
 impl AppState {
@@ -93,6 +97,7 @@ impl AppState {
             open_namespaces: Default::default(),
             namespace_epoch: Default::default(),
             service_writes: Default::default(),
+            autoscaler_writes: Default::default(),
         }
     }
 

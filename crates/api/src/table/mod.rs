@@ -73,6 +73,7 @@ fn printer(info: &ResourceInfo) -> Printer {
         ("apps", "DaemonSet") => (apps::DAEMON_SET, apps::daemon_set),
         ("autoscaling", "HorizontalPodAutoscaler") => (apps::HPA, apps::hpa),
         ("fog.brume.io", "TrafficReport") => (fog::TRAFFIC_REPORT, fog::traffic_report),
+        ("fog.brume.io", "LatencyAutoscaler") => (fog::LATENCY_AUTOSCALER, fog::latency_autoscaler),
         _ => (DEFAULT_COLUMNS, default_row),
     };
     Printer { columns, row }

@@ -16,6 +16,7 @@ mod errors;
 mod event;
 mod hpa;
 pub mod labels;
+mod latency_autoscaler;
 mod lease;
 mod metadata;
 pub mod name;
@@ -69,6 +70,7 @@ fn rules(info: &ResourceInfo) -> Option<(CreateRule, Option<UpdateRule>)> {
         ("coordination.k8s.io", "Lease") => (lease::validate, None),
         ("autoscaling", "HorizontalPodAutoscaler") => (hpa::validate, None),
         ("fog.brume.io", "TrafficReport") => (traffic_report::validate, None),
+        ("fog.brume.io", "LatencyAutoscaler") => (latency_autoscaler::validate, None),
         _ => return None,
     })
 }

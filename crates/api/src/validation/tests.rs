@@ -124,6 +124,14 @@ fn realistic_objects_of_every_kind_are_valid() {
                      "connectionsPerSecond": 0.0, "requestsTotal": 1234, "connectionsTotal": 0,
                      "observedTime": "2026-12-03T07:00:00Z"}}),
         ),
+        (
+            "fog.brume.io/v1",
+            "LatencyAutoscaler",
+            json!({"metadata": {"name": "web", "namespace": "default"},
+            "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+                     "objective": {"percentile": 90, "latencyMs": 30}, "replicaCapacity": 50,
+                     "minReplicas": 1, "maxReplicas": 5}}),
+        ),
     ];
     for (api_version, kind, obj) in objects {
         let info = info(api_version, kind);

@@ -11,10 +11,10 @@ use brume_store::{Precondition, WriteOutcome};
 use rand::Rng;
 use serde_json::{Value, json};
 
-use crate::node_ports;
 use crate::object::{self, finalizers, is_deleting, meta_str, metadata_mut};
 use crate::status::qualified;
 use crate::{ApiError, AppState};
+use crate::{autoscalers, node_ports};
 
 /// How many times an update is retried when another writer got in first.
 const MAX_UPDATE_ATTEMPTS: usize = 16;
@@ -149,6 +149,10 @@ pub async fn create_object(
     if let Some(service) = &service {
         service.assign(info, &mut obj, None)?;
     }
+    let autoscaler = autoscalers::begin(state, info, namespace, &name).await?;
+    if let Some(autoscaler) = &autoscaler {
+        autoscaler.check(info, &obj)?;
+    }
     if dry_run {
         return Ok(obj);
     }
@@ -221,6 +225,7 @@ where
         state.forget_namespace(name);
     }
     let service = node_ports::begin(state, info, &key).await?;
+    let autoscaler = autoscalers::begin(state, info, namespace, name).await?;
     for _ in 0..MAX_UPDATE_ATTEMPTS {
         let Some(kv) = state.store.get(&key).await? else {
             return Err(ApiError::not_found(info, name));
@@ -232,6 +237,9 @@ where
         };
         if let Some(service) = &service {
             service.assign(info, &mut new, Some(&current))?;
+        }
+        if let Some(autoscaler) = &autoscaler {
+            autoscaler.check(info, &new)?;
         }
         if dry_run {
             return Ok(new);
