@@ -332,7 +332,14 @@ impl Loop {
             }
             PodView::Bound(node) => {
                 let terminating = pod.metadata.deletion_timestamp.is_some();
-                if !self.cache.is_bound_on(&key, node, terminating) {
+                let move_to = pod
+                    .metadata
+                    .annotations
+                    .as_ref()
+                    .and_then(|a| a.get(brume_api::placement::MOVE_TO_ANNOTATION))
+                    .map(String::as_str)
+                    .filter(|n| !n.is_empty());
+                if !self.cache.is_bound_on(&key, node, terminating, move_to) {
                     self.cache
                         .place(Arc::new(PodInfo::from_pod(pod)), node, false);
                 }

@@ -114,12 +114,22 @@ impl Cache {
         }
     }
 
-    /// Whether the pod is counted on this node already (as bound, not merely assumed), and as
-    /// terminating or not (a terminating pod is no longer a replica of its Services).
-    pub(crate) fn is_bound_on(&self, key: &str, node: &str, terminating: bool) -> bool {
-        self.pods
-            .get(key)
-            .is_some_and(|p| !p.assumed && p.node == node && p.info.terminating == terminating)
+    /// Whether the pod is counted on this node already (as bound, not merely assumed), as
+    /// terminating or not (a terminating pod is no longer a replica of its Services), and with
+    /// the same move mark (where its replacement goes).
+    pub(crate) fn is_bound_on(
+        &self,
+        key: &str,
+        node: &str,
+        terminating: bool,
+        move_to: Option<&str>,
+    ) -> bool {
+        self.pods.get(key).is_some_and(|p| {
+            !p.assumed
+                && p.node == node
+                && p.info.terminating == terminating
+                && p.info.move_to.as_deref() == move_to
+        })
     }
 
     /// The keys of every pod counted (for relists).
@@ -170,9 +180,9 @@ mod tests {
         // The watch says it went to b after all.
         c.place(Arc::new(pod("p", 500, 0)), "b", false);
         assert_eq!((requested(&c, "a"), requested(&c, "b")), (0, 500));
-        assert!(c.is_bound_on("default/p", "b", false));
+        assert!(c.is_bound_on("default/p", "b", false, None));
         assert!(
-            !c.is_bound_on("default/p", "b", true),
+            !c.is_bound_on("default/p", "b", true, None),
             "becoming terminating is news"
         );
         c.forget_assumed("default/p");

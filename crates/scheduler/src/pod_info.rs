@@ -110,6 +110,9 @@ pub struct PodInfo {
     /// `metadata.deletionTimestamp` is set: the pod still holds its resources but is going
     /// away, so it no longer counts as a replica of its Services.
     pub terminating: bool,
+    /// `fog.brume.io/move-to`: the node the re-placement controller moves this replica to, so
+    /// its replacement is sent there ([`crate::plugins::ReplicaMove`]).
+    pub move_to: Option<String>,
 }
 
 impl PodInfo {
@@ -122,6 +125,12 @@ impl PodInfo {
             uid: meta.uid.clone().unwrap_or_default(),
             labels: meta.labels.clone().unwrap_or_default(),
             terminating: meta.deletion_timestamp.is_some(),
+            move_to: meta
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(brume_api::placement::MOVE_TO_ANNOTATION))
+                .filter(|n| !n.is_empty())
+                .cloned(),
             ..PodInfo::default()
         };
         let Some(spec) = pod.spec.as_ref() else {

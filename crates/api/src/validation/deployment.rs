@@ -3,9 +3,10 @@
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentStrategy};
 use serde_json::Value;
 
-use super::errors::non_negative;
+use super::errors::{non_negative, not_supported};
 use super::{rolling, template, typed, typed_quiet};
 use crate::error::FieldError;
+use crate::placement::{PLACEMENT_ANNOTATION, PLACEMENT_VALUES};
 
 /// Validates a new or updated Deployment.
 pub(super) fn validate(obj: &Value, errs: &mut Vec<FieldError>) {
@@ -37,6 +38,18 @@ pub(super) fn validate(obj: &Value, errs: &mut Vec<FieldError>) {
     }
     if let Some(strategy) = &spec.strategy {
         validate_strategy(strategy, errs);
+    }
+    let placement = d
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(PLACEMENT_ANNOTATION));
+    if let Some(value) = placement.filter(|v| !PLACEMENT_VALUES.contains(&v.as_str())) {
+        errs.push(not_supported(
+            format!("metadata.annotations[{PLACEMENT_ANNOTATION}]"),
+            value,
+            PLACEMENT_VALUES,
+        ));
     }
     template::validate(
         obj.get("spec"),
@@ -103,6 +116,20 @@ mod tests {
     #[test]
     fn nginx_is_valid() {
         assert!(messages(&nginx()).is_empty(), "{:?}", messages(&nginx()));
+    }
+
+    #[test]
+    fn the_placement_annotation_names_the_valid_values() {
+        let mut d = nginx();
+        d["metadata"]["annotations"] = json!({"fog.brume.io/placement": "follow-users"});
+        assert!(messages(&d).is_empty(), "{:?}", messages(&d));
+        d["metadata"]["annotations"] = json!({"fog.brume.io/placement": "follow-user"});
+        assert_eq!(
+            messages(&d),
+            [
+                "metadata.annotations[fog.brume.io/placement]: Unsupported value: \"follow-user\": supported values: \"follow-users\", \"static\""
+            ]
+        );
     }
 
     #[test]

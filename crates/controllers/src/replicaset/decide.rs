@@ -139,8 +139,9 @@ fn status(rs: &ReplicaSet, active: &[&Pod], min_ready: i32, now: Timestamp) -> R
 }
 
 /// Which of two pods to delete first (Kubernetes `controller.ActivePods` ordering): unscheduled
-/// before scheduled, Pending before Unknown before Running, not ready before ready, ready for
-/// less time before longer, more restarts before fewer, newer before older.
+/// before scheduled, Pending before Unknown before Running, not ready before ready, lower
+/// `controller.kubernetes.io/pod-deletion-cost` before higher (absent or unreadable is 0), ready
+/// for less time before longer, more restarts before fewer, newer before older.
 pub fn deletion_order(a: &Pod, b: &Pod, now: Timestamp) -> Ordering {
     let scheduled = |p: &Pod| {
         p.spec
@@ -162,10 +163,19 @@ pub fn deletion_order(a: &Pod, b: &Pod, now: Timestamp) -> Ordering {
             .unwrap_or(0)
     };
     let created = |p: &Pod| p.metadata.creation_timestamp.as_ref().map(|t| t.0);
+    let cost = |p: &Pod| -> i32 {
+        p.metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(brume_api::placement::POD_DELETION_COST))
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0)
+    };
     scheduled(a)
         .cmp(&scheduled(b))
         .then(phase_rank(a).cmp(&phase_rank(b)))
         .then(ready_since(a).is_some().cmp(&ready_since(b).is_some()))
+        .then(cost(a).cmp(&cost(b)))
         // Ready more recently (a later time) goes first.
         .then(ready_since(b).cmp(&ready_since(a)))
         .then(restarts(b).cmp(&restarts(a)))
@@ -243,6 +253,40 @@ mod tests {
         let plan = decide(&rs(1), &pods, &Unobserved::default(), now());
         assert_eq!(plan.delete, vec!["pending", "new-ready"]);
         let plan = decide(&rs(2), &pods, &Unobserved::default(), now());
+        assert_eq!(plan.delete, vec!["pending"]);
+    }
+
+    #[test]
+    fn a_lower_deletion_cost_goes_first_among_ready_pods() {
+        let mut far = owned(ready(pod("far", 1, WEB), 10, "n1"), "rs-uid");
+        far.metadata.annotations = Some(
+            [(
+                brume_api::placement::POD_DELETION_COST.to_string(),
+                "-100".to_string(),
+            )]
+            .into(),
+        );
+        let near = owned(ready(pod("near", 5, WEB), 20, "n2"), "rs-uid");
+        let mut junk = owned(ready(pod("junk", 6, WEB), 20, "n3"), "rs-uid");
+        junk.metadata.annotations = Some(
+            [(
+                brume_api::placement::POD_DELETION_COST.to_string(),
+                "lots".to_string(),
+            )]
+            .into(),
+        );
+        // Without the cost the newest ready pod would go; with it the far one does, and an
+        // unreadable cost counts as 0.
+        let plan = decide(
+            &rs(2),
+            &[near.clone(), far.clone(), junk.clone()],
+            &Unobserved::default(),
+            now(),
+        );
+        assert_eq!(plan.delete, vec!["far"]);
+        // Readiness still comes first: a pod not ready yet goes before a cheap ready one.
+        let pending = owned(pod("pending", 7, WEB), "rs-uid");
+        let plan = decide(&rs(2), &[near, far, pending], &Unobserved::default(), now());
         assert_eq!(plan.delete, vec!["pending"]);
     }
 

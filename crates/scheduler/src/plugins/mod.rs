@@ -8,6 +8,7 @@ pub mod node_resources_fit;
 pub mod node_unschedulable;
 pub mod preferred_affinity;
 pub mod proximity_placement;
+pub mod replica_move;
 pub mod runtime_handler;
 pub mod taint_toleration;
 pub mod topology_spread;
@@ -23,6 +24,7 @@ pub use node_resources_fit::NodeResourcesFit;
 pub use node_unschedulable::NodeUnschedulable;
 pub use preferred_affinity::PreferredNodeAffinity;
 pub use proximity_placement::{ProximityPlacement, ServiceDemand};
+pub use replica_move::ReplicaMove;
 pub use runtime_handler::RuntimeHandler;
 pub use taint_toleration::TaintToleration;
 pub use topology_spread::PodTopologySpread;
@@ -68,6 +70,7 @@ pub fn profile(config: &ProfileConfig) -> Profile {
         Box::new(BalancedAllocation),
         Box::new(PreferredNodeAffinity),
         Box::new(PodTopologySpread),
+        Box::new(ReplicaMove),
     ];
     if config.proximity_weight > 0 {
         scores.push(Box::new(ProximityPlacement::new(
