@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use brume_proxy::{Demand, DemandSample, ServiceRef};
+use brume_proxy::{Demand, DemandSample, LATENCY_BOUNDS_MS, ServiceRef};
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{OwnerReference, Time};
 use kube::api::{Patch, PatchParams, PostParams};
@@ -19,7 +19,7 @@ use kube::{Api, ResourceExt};
 use serde_json::json;
 use tokio::time::Instant;
 
-use brume_api::traffic_report::TrafficReport;
+use brume_api::traffic_report::{LatencyBucket, LatencyCounts, TrafficReport};
 
 /// How often reports are written.
 #[derive(Debug, Clone)]
@@ -79,6 +79,19 @@ fn report(sample: &DemandSample, service_uid: &str) -> TrafficReport {
     r.spec.requests_total = sample.requests_total;
     r.spec.connections_total = sample.connections_total;
     r.spec.observed_time = Some(Time(k8s_openapi::jiff::Timestamp::now()));
+    if sample.latency_count > 0 {
+        r.spec.latency = Some(LatencyCounts {
+            count: sample.latency_count,
+            buckets: LATENCY_BOUNDS_MS
+                .iter()
+                .zip(&sample.latency_within)
+                .map(|(le_ms, count)| LatencyBucket {
+                    le_ms: *le_ms,
+                    count: *count,
+                })
+                .collect(),
+        });
+    }
     r
 }
 
@@ -136,6 +149,8 @@ pub async fn run(
                     connections_total: 0,
                     requests_per_second: 0.0,
                     connections_per_second: 0.0,
+                    latency_count: 0,
+                    latency_within: Vec::new(),
                 });
             }
         }
@@ -203,6 +218,8 @@ mod tests {
             connections_total: 0,
             requests_per_second: 1.5,
             connections_per_second: 0.0,
+            latency_count: 4,
+            latency_within: vec![0, 1, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3],
         };
         let r = serde_json::to_value(report(&sample, "uid-1")).unwrap();
         assert_eq!(r["metadata"]["name"], "web.node-3");
@@ -211,5 +228,10 @@ mod tests {
         assert_eq!(r["metadata"]["ownerReferences"][0]["uid"], "uid-1");
         assert_eq!(r["spec"]["requestsPerSecond"], 1.5);
         assert_eq!(r["spec"]["requestsTotal"], 7);
+        assert_eq!(r["spec"]["latency"]["count"], 4);
+        assert_eq!(
+            r["spec"]["latency"]["buckets"][2],
+            json!({"leMs": 5.0, "count": 3})
+        );
     }
 }

@@ -20,4 +20,4 @@ pub mod validation;
 pub use error::{FieldError, FieldErrorKind};
 pub use latency_autoscaler::{LatencyAutoscaler, LatencyAutoscalerSpec, LatencyAutoscalerStatus};
 pub use resource::{ResourceInfo, Scope};
-pub use traffic_report::{TrafficReport, TrafficReportSpec};
+pub use traffic_report::{LatencyBucket, LatencyCounts, TrafficReport, TrafficReportSpec};

@@ -64,6 +64,46 @@ pub struct TrafficReportSpec {
     /// When the agent took the sample (RFC 3339), so a reader can tell a stale report.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_time: Option<Time>,
+    /// The latency of the proxied HTTP requests, as monotonic histogram counters, for the
+    /// measured attainment of a latency objective.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency: Option<LatencyCounts>,
+}
+
+/// Monotonic latency counters of the HTTP requests a gateway proxied, as a Prometheus
+/// histogram: `count` requests measured, and for each bound how many were answered within it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LatencyCounts {
+    /// Requests measured (answered or not).
+    #[serde(default)]
+    pub count: u64,
+    /// Cumulative buckets, by increasing bound.
+    #[serde(default)]
+    pub buckets: Vec<LatencyBucket>,
+}
+
+/// Requests answered within `leMs` milliseconds.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LatencyBucket {
+    /// The bound, in milliseconds.
+    pub le_ms: f64,
+    /// Requests answered within it.
+    pub count: u64,
+}
+
+impl LatencyCounts {
+    /// How many measured requests were answered within `bound_ms`: the count of the largest
+    /// bucket bound not above it (so a bound between buckets errs low).
+    pub fn within(&self, bound_ms: f64) -> u64 {
+        self.buckets
+            .iter()
+            .filter(|b| b.le_ms <= bound_ms)
+            .map(|b| b.count)
+            .max()
+            .unwrap_or(0)
+    }
 }
 
 impl TrafficReport {

@@ -20,6 +20,14 @@ use tokio::time::Instant;
 /// for latency.
 pub const DEFAULT_TAU: Duration = Duration::from_secs(10);
 
+/// The upper bounds (ms) of the latency histogram of proxied HTTP requests, as Prometheus'
+/// `le` buckets. They include the usual objectives (10, 20, 30, 50, 100 ms); an objective
+/// between two bounds is judged at the bound below it, so measured attainment errs low.
+pub const LATENCY_BOUNDS_MS: [f64; 16] = [
+    1.0, 2.0, 5.0, 10.0, 15.0, 20.0, 30.0, 50.0, 75.0, 100.0, 150.0, 200.0, 300.0, 500.0, 1000.0,
+    5000.0,
+];
+
 /// A rate that has decayed below this (per second), with no one counting, is forgotten.
 const FORGET_BELOW: f64 = 1e-3;
 
@@ -48,6 +56,12 @@ pub struct DemandSample {
     pub requests_per_second: f64,
     /// Smoothed TCP connections per second.
     pub connections_per_second: f64,
+    /// HTTP requests whose latency was measured since the counter was created (monotonic).
+    pub latency_count: u64,
+    /// For each of [`LATENCY_BOUNDS_MS`], the measured requests answered within it, cumulative
+    /// as Prometheus' `le` buckets and monotonic. A request that failed is in `latency_count`
+    /// and in no bucket: it missed every bound.
+    pub latency_within: Vec<u64>,
 }
 
 /// The live counters of one Service; listeners hold one each.
@@ -55,6 +69,9 @@ pub struct DemandSample {
 struct Cell {
     requests: AtomicU64,
     connections: AtomicU64,
+    timed: AtomicU64,
+    /// Requests per bucket, not cumulative (the snapshot adds them up).
+    latency: [AtomicU64; LATENCY_BOUNDS_MS.len()],
 }
 
 /// A handle that counts traffic for one Service.
@@ -72,6 +89,19 @@ impl DemandCounter {
     /// Counts one TCP connection.
     pub fn record_connection(&self) {
         self.cell.connections.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Records how long one HTTP request took through the proxy, up to the response headers;
+    /// `answered` is false when no endpoint answered (the request missed every bound).
+    pub fn record_latency(&self, elapsed: Duration, answered: bool) {
+        self.cell.timed.fetch_add(1, Ordering::Relaxed);
+        if !answered {
+            return;
+        }
+        let ms = elapsed.as_secs_f64() * 1000.0;
+        if let Some(i) = LATENCY_BOUNDS_MS.iter().position(|b| ms <= *b) {
+            self.cell.latency[i].fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 
@@ -159,6 +189,15 @@ impl Demand {
         state.entries.retain(|service, e| {
             let requests = e.cell.requests.load(Ordering::Relaxed);
             let connections = e.cell.connections.load(Ordering::Relaxed);
+            let latency_within: Vec<u64> = e
+                .cell
+                .latency
+                .iter()
+                .scan(0u64, |sum, c| {
+                    *sum += c.load(Ordering::Relaxed);
+                    Some(*sum)
+                })
+                .collect();
             fold(&mut e.requests_rate, &mut e.seen_requests, requests);
             fold(
                 &mut e.connections_rate,
@@ -178,6 +217,8 @@ impl Demand {
                 connections_total: connections,
                 requests_per_second: rr,
                 connections_per_second: cr,
+                latency_count: e.cell.timed.load(Ordering::Relaxed),
+                latency_within,
             });
             keep
         });
@@ -243,5 +284,29 @@ mod tests {
         let _held = demand.counter(web());
         let s = demand.snapshot(t0 + Duration::from_secs(23));
         assert_eq!((s.len(), s[0].requests_total), (1, 0));
+    }
+
+    #[test]
+    fn latency_is_counted_in_cumulative_buckets_and_failures_in_none() {
+        let demand = Demand::new("n1", DEFAULT_TAU);
+        let c = demand.counter(web());
+        for ms in [0.5, 4.0, 4.9, 12.0, 29.0, 31.0, 9000.0] {
+            c.record_latency(Duration::from_secs_f64(ms / 1000.0), true);
+        }
+        c.record_latency(Duration::from_millis(1), false);
+        let s = &demand.snapshot(Instant::now())[0];
+        assert_eq!(s.latency_count, 8);
+        let within = |bound: f64| {
+            s.latency_within[LATENCY_BOUNDS_MS.iter().position(|b| *b == bound).unwrap()]
+        };
+        assert_eq!(within(1.0), 1);
+        assert_eq!(within(5.0), 3);
+        assert_eq!(within(15.0), 4);
+        assert_eq!(within(30.0), 5);
+        assert_eq!(
+            within(5000.0),
+            6,
+            "9 s is beyond every bound; the failure is in none"
+        );
     }
 }

@@ -109,7 +109,14 @@ pub(crate) async fn serve(
         service_fn(move |req| {
             let (ctx, key) = (Arc::clone(&ctx), key.clone());
             demand.record_request();
-            async move { Ok::<_, Infallible>(forward(&ctx, &key, peer, req).await) }
+            let demand = demand.clone();
+            async move {
+                let started = tokio::time::Instant::now();
+                let resp = forward(&ctx, &key, peer, req).await;
+                let answered = resp.extensions().get::<ProxyAnswer>().is_none();
+                demand.record_latency(started.elapsed(), answered);
+                Ok::<_, Infallible>(resp)
+            }
         })
     };
     let conn = hyper::server::conn::http1::Builder::new()
@@ -222,12 +229,18 @@ fn source_chain(e: &dyn std::error::Error) -> String {
 }
 
 /// A plain-text answer from the proxy itself.
+/// Marks a response the proxy wrote itself (no endpoint answered), so it is not counted as a
+/// served request's latency.
+#[derive(Clone, Copy)]
+struct ProxyAnswer;
+
 fn answer(status: StatusCode, text: String) -> Response<ProxyBody> {
     let body = Full::new(Bytes::from(text))
         .map_err(|never| match never {})
         .boxed();
     let mut resp = Response::new(body);
     *resp.status_mut() = status;
+    resp.extensions_mut().insert(ProxyAnswer);
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),

@@ -26,7 +26,7 @@ pub mod table;
 pub mod tcp;
 
 pub use context::ProxyConfig;
-pub use demand::{Demand, DemandCounter, DemandSample, ServiceRef};
+pub use demand::{Demand, DemandCounter, DemandSample, LATENCY_BOUNDS_MS, ServiceRef};
 pub use endpoint::Endpoint;
 pub use error::RoutingError;
 pub use link::{LinkDelay, StaticDelays};
