@@ -13,6 +13,16 @@ pub struct ControllersConfig {
     pub default_eviction_toleration: Duration,
     /// How often node health is checked (Kubernetes' `node-monitor-period` is 5 s).
     pub node_monitor_period: Duration,
+    /// How often the latency autoscaler and re-placement look at their Deployments again
+    /// (the HPA's sync period is 15 s; demand reports are refreshed every 2 to 30 s).
+    pub fog_sync_period: Duration,
+    /// How long a higher recommendation holds a latency autoscaler's scale-down back (the
+    /// HPA's default is 300 s; fog demand moves faster, so 120 s).
+    pub latency_scale_down_window: Duration,
+    /// The least time between two replica moves of one Deployment.
+    pub move_cooldown: Duration,
+    /// How long a moved replica's replacement may take to be Ready before the move is given up.
+    pub move_surge_timeout: Duration,
 }
 
 impl Default for ControllersConfig {
@@ -21,6 +31,10 @@ impl Default for ControllersConfig {
             node_grace_period: Duration::from_secs(10),
             default_eviction_toleration: Duration::from_secs(30),
             node_monitor_period: Duration::from_secs(1),
+            fog_sync_period: Duration::from_secs(10),
+            latency_scale_down_window: Duration::from_secs(120),
+            move_cooldown: Duration::from_secs(60),
+            move_surge_timeout: Duration::from_secs(180),
         }
     }
 }

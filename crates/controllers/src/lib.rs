@@ -12,6 +12,8 @@
 //! | node lifecycle | [`node_lifecycle::decide`] | [`node_lifecycle::run`] |
 //! | DaemonSet | [`daemonset::decide`] | [`daemonset::run`] |
 //! | pod garbage collector | [`pod_gc::decide`] | [`pod_gc::run`] |
+//! | latency autoscaler (fog.brume.io LatencyAutoscaler) | [`latency_autoscaler::decide`] | [`latency_autoscaler::run`] |
+//! | re-placement (`fog.brume.io/placement: follow-users`) | [`follow_users::decide`] | [`follow_users::run`] |
 //!
 //! [`run_all`] starts them all. What they expect from the agent:
 //! - it renews `kube-node-lease/<node>` (`spec.renewTime`) more often than
@@ -41,6 +43,7 @@ pub mod error;
 pub mod events;
 pub mod expectations;
 pub mod fog_inputs;
+pub mod follow_users;
 pub mod intstr;
 pub mod latency_autoscaler;
 pub mod node_affinity;
@@ -63,6 +66,23 @@ pub async fn run_all(
     tasks.spawn(deployment::run(client.clone()));
     tasks.spawn(endpoints::run(client.clone()));
     tasks.spawn(daemonset::run(client.clone()));
+    tasks.spawn(latency_autoscaler::run(
+        client.clone(),
+        config.fog_sync_period,
+        config.latency_scale_down_window,
+    ));
+    let settings = follow_users::Settings {
+        cooldown: k8s_openapi::jiff::SignedDuration::try_from(config.move_cooldown)
+            .unwrap_or(k8s_openapi::jiff::SignedDuration::from_secs(60)),
+        surge_timeout: k8s_openapi::jiff::SignedDuration::try_from(config.move_surge_timeout)
+            .unwrap_or(k8s_openapi::jiff::SignedDuration::from_secs(180)),
+        ..follow_users::Settings::default()
+    };
+    tasks.spawn(follow_users::run(
+        client.clone(),
+        settings,
+        config.fog_sync_period,
+    ));
     tasks.spawn(node_lifecycle::run(client.clone(), config));
     tasks.spawn(pod_gc::run(client.clone()));
     let outcome = match tasks.join_next().await {

@@ -139,6 +139,7 @@ async fn pods_of_a_silent_node_are_replaced_elsewhere_and_traffic_follows() {
         node_grace_period: Duration::from_secs(2),
         default_eviction_toleration: Duration::from_secs(2),
         node_monitor_period: Duration::from_millis(200),
+        ..ControllersConfig::default()
     };
     tokio::spawn(brume_controllers::run_all(client.clone(), config));
 

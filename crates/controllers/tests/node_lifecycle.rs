@@ -127,6 +127,7 @@ async fn an_expired_lease_taints_the_node_and_evicts_pods_after_their_toleration
         node_grace_period: Duration::from_secs(2),
         default_eviction_toleration: Duration::from_secs(4),
         node_monitor_period: Duration::from_millis(200),
+        ..ControllersConfig::default()
     };
     tokio::spawn(brume_controllers::node_lifecycle::run(
         client.clone(),
@@ -247,6 +248,7 @@ async fn old_leases_at_start_get_a_grace_period_like_after_a_server_outage() {
         node_grace_period: Duration::from_secs(2),
         default_eviction_toleration: Duration::from_secs(2),
         node_monitor_period: Duration::from_millis(100),
+        ..ControllersConfig::default()
     };
     tokio::spawn(brume_controllers::node_lifecycle::run(
         client.clone(),
@@ -279,6 +281,7 @@ async fn when_every_node_is_silent_nothing_is_evicted() {
         node_grace_period: Duration::from_secs(1),
         default_eviction_toleration: Duration::from_secs(1),
         node_monitor_period: Duration::from_millis(100),
+        ..ControllersConfig::default()
     };
     tokio::spawn(brume_controllers::node_lifecycle::run(
         client.clone(),
