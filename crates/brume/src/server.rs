@@ -24,6 +24,35 @@ pub struct ServerArgs {
     /// the server by another name (listening on 0.0.0.0, behind NAT).
     #[arg(long, value_delimiter = ',')]
     tls_san: Vec<String>,
+    #[command(flatten)]
+    fog: FogTimings,
+}
+
+/// The timings of the fog controllers (latency autoscaler, re-placement), in seconds.
+#[derive(clap::Args, Clone, Debug)]
+pub struct FogTimings {
+    /// How often the latency autoscaler and re-placement look at each Deployment again.
+    #[arg(long, default_value_t = 10, value_name = "SECONDS")]
+    fog_sync_period: u64,
+    /// How long a higher recommendation holds a LatencyAutoscaler's scale-down back.
+    #[arg(long, default_value_t = 120, value_name = "SECONDS")]
+    scale_down_window: u64,
+    /// The least time between two replica moves of one follow-users Deployment.
+    #[arg(long, default_value_t = 60, value_name = "SECONDS")]
+    move_cooldown: u64,
+}
+
+impl FogTimings {
+    /// The controllers' settings with these timings.
+    fn controllers(&self) -> brume_controllers::ControllersConfig {
+        let secs = std::time::Duration::from_secs;
+        brume_controllers::ControllersConfig {
+            fog_sync_period: secs(self.fog_sync_period.max(1)),
+            latency_scale_down_window: secs(self.scale_down_window),
+            move_cooldown: secs(self.move_cooldown),
+            ..brume_controllers::ControllersConfig::default()
+        }
+    }
 }
 
 /// Arguments of `brume dev`.
@@ -53,11 +82,14 @@ pub struct DevArgs {
     /// The port of each dev node's DNS server on its address (0: none).
     #[arg(long, default_value_t = 53)]
     dns_port: u16,
+    #[command(flatten)]
+    fog: FogTimings,
 }
 
 /// Runs `brume server`.
 pub async fn server(args: ServerArgs) -> anyhow::Result<()> {
-    run(args.data, args.listen, args.tls_san, None).await
+    let controllers = args.fog.controllers();
+    run(args.data, args.listen, args.tls_san, None, controllers).await
 }
 
 /// Runs `brume dev`.
@@ -79,6 +111,7 @@ pub async fn dev(args: DevArgs) -> anyhow::Result<()> {
             latency,
             dns_port: args.dns_port,
         }),
+        args.fog.controllers(),
     )
     .await
 }
@@ -86,11 +119,13 @@ pub async fn dev(args: DevArgs) -> anyhow::Result<()> {
 /// Starts the control loops (controllers, scheduler) as API clients of the server whose state
 /// is given, through the in-process client ([`crate::local`]): the same API path as remote
 /// clients (DESIGN §2.1), without TLS in between.
-fn start_control_loops(state: Arc<AppState>) -> anyhow::Result<kube::Client> {
+fn start_control_loops(
+    state: Arc<AppState>,
+    config: brume_controllers::ControllersConfig,
+) -> anyhow::Result<kube::Client> {
     let client = crate::local::client(state)?;
     let c = client.clone();
     tokio::spawn(async move {
-        let config = brume_controllers::ControllersConfig::default();
         if let Err(e) = brume_controllers::run_all(c, config).await {
             tracing::error!(error = %e, "the controllers stopped");
         }
@@ -137,10 +172,11 @@ struct DevJoin {
     url: String,
     join_token: brume_agent::join::JoinToken,
     pki: Arc<brume_apiserver::pki::Pki>,
+    controllers: brume_controllers::ControllersConfig,
 }
 
 async fn start_cluster(state: Arc<AppState>, join: DevJoin, dev: DevNodes) -> anyhow::Result<()> {
-    let client = start_control_loops(state)?;
+    let client = start_control_loops(state, join.controllers.clone())?;
     let real = (1..=dev.nodes).map(|i| {
         (
             format!("node-{i}"),
@@ -216,6 +252,7 @@ async fn run(
     listen: SocketAddr,
     tls_san: Vec<String>,
     dev: Option<DevNodes>,
+    controllers: brume_controllers::ControllersConfig,
 ) -> anyhow::Result<()> {
     let dir = DataDir::open(&data)?;
     let token = dir.admin_token()?;
@@ -294,6 +331,7 @@ async fn run(
             url: url.clone(),
             join_token: join_token.clone(),
             pki: pki.clone(),
+            controllers,
         };
         tokio::spawn(async move {
             if let Err(e) = start_cluster(state, join, nodes).await {
