@@ -16,6 +16,7 @@ The fog controllers run with short timings here (`--fog-sync-period 2 --scale-do
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import threading
 import time
 import urllib.error
@@ -246,3 +247,13 @@ def test_a_latency_objective_sizes_the_deployment(testbed):
     d = json.loads(srv.kubectl("get", "deployment", "api", "-n", ns, "-o", "json").stdout)
     assert d["spec"]["replicas"] == 1
     print(f"rose to 3 replicas in {rose_in:.1f} s; fell back to 1 in {fell_in:.1f} s after the demand stopped")
+
+
+def test_the_readme_example_is_accepted(testbed):
+    """examples/echo-slo.yaml, which the README tour applies, is valid as written."""
+    srv = testbed
+    ns = srv.create_namespace("example")
+    example = Path(__file__).resolve().parents[2] / "examples" / "echo-slo.yaml"
+    out = srv.kubectl("apply", "-n", ns, "--dry-run=server", "-f", str(example)).stdout
+    assert "deployment.apps/echo-slo created (server dry run)" in out, out
+    assert "latencyautoscaler.fog.brume.io/echo-slo created (server dry run)" in out, out

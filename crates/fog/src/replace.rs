@@ -7,7 +7,7 @@
 //! it cuts the tail by more than `min_cut_ms` *and* by more than `min_cut_ratio` of it, so noise
 //! in the demand or in the coordinates does not make replicas flap between two nodes of nearly
 //! equal worth. Cost: O(R · N) evaluations of O(G · R) each, for R replicas, N candidates and G
-//! gateways.
+//! gateways; beyond [`SHORTLIST`] candidates, N is a shortlist near the worst-served demand.
 
 use crate::placement::{LatencySummary, PlacementConfig, latency_summary};
 
@@ -62,9 +62,10 @@ pub fn best_move<N: Clone + PartialEq>(
 ) -> Option<Move<N>> {
     let current: Vec<&N> = replicas.iter().collect();
     let before = latency_summary(demand, &current, &distance_ms, config)?;
+    let shortlist = shortlist(demand, replicas, candidates, &distance_ms, config);
     let mut best: Option<(usize, &N, LatencySummary)> = None;
     for (slot, _) in replicas.iter().enumerate() {
-        for to in candidates.iter().filter(|c| !replicas.contains(c)) {
+        for to in shortlist.iter().copied().filter(|c| !replicas.contains(c)) {
             let mut moved = current.clone();
             moved[slot] = to;
             let Some(after) = latency_summary(demand, &moved, &distance_ms, config) else {
@@ -92,6 +93,60 @@ pub fn best_move<N: Clone + PartialEq>(
         after,
     })
 }
+
+/// Above this many candidates, only a shortlist is tried.
+pub const SHORTLIST: usize = 24;
+
+/// The candidates worth trying: all of them up to [`SHORTLIST`]; beyond, the
+/// [`SHORTLIST_GATEWAYS`] gateways whose demand suffers most (rate × latency to their nearest
+/// replica) each bring their [`SHORTLIST_PER_GATEWAY`] nearest candidates. A move is worth
+/// making because it brings a replica near badly served users, so their neighbourhoods are
+/// where it lands; a move whose gain is spread thin over many small gateways far from each
+/// other can be missed. This keeps a decision at O(R · SHORTLIST · G · R) for 1,000 nodes.
+fn shortlist<'a, N: PartialEq>(
+    demand: &[(N, f64)],
+    replicas: &[N],
+    candidates: &'a [N],
+    distance_ms: &impl Fn(&N, &N) -> Option<f64>,
+    config: &PlacementConfig,
+) -> Vec<&'a N> {
+    if candidates.len() <= SHORTLIST {
+        return candidates.iter().collect();
+    }
+    let mut suffering: Vec<(f64, &N)> = demand
+        .iter()
+        .filter(|(_, r)| r.is_finite() && *r > 0.0)
+        .map(|(g, r)| {
+            let nearest = replicas
+                .iter()
+                .filter_map(|rep| distance_ms(g, rep))
+                .filter(|d| d.is_finite() && *d >= 0.0)
+                .reduce(f64::min)
+                .unwrap_or(config.unknown_latency_ms);
+            (r * nearest, g)
+        })
+        .collect();
+    suffering.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let mut out: Vec<&N> = Vec::new();
+    for (_, g) in suffering.iter().take(SHORTLIST_GATEWAYS) {
+        let mut near: Vec<(f64, &N)> = candidates
+            .iter()
+            .filter_map(|c| distance_ms(g, c).filter(|d| d.is_finite()).map(|d| (d, c)))
+            .collect();
+        near.sort_by(|a, b| a.0.total_cmp(&b.0));
+        for (_, c) in near.into_iter().take(SHORTLIST_PER_GATEWAY) {
+            if !out.contains(&c) {
+                out.push(c);
+            }
+        }
+    }
+    out
+}
+
+/// How many of the worst-served gateways bring candidates to the shortlist.
+pub const SHORTLIST_GATEWAYS: usize = 8;
+/// How many of its nearest candidates each brings.
+pub const SHORTLIST_PER_GATEWAY: usize = 3;
 
 #[cfg(test)]
 mod tests {
@@ -180,5 +235,23 @@ mod tests {
             }
         }
         assert!(proposed > 50, "the check saw moves: {proposed}");
+    }
+
+    #[test]
+    fn past_the_shortlist_size_the_move_still_lands_near_the_users() {
+        // 40 nodes 10 ms apart; the replica at node 0, the users at node 37 and around.
+        let rtt = |a: &usize, b: &usize| Some((*a as f64 - *b as f64).abs() * 10.0);
+        let candidates: Vec<usize> = (0..40).collect();
+        let demand = vec![(37, 50.0), (36, 5.0), (38, 5.0), (2, 1.0)];
+        let m = best_move(
+            &demand,
+            &[0],
+            &candidates,
+            rtt,
+            &PlacementConfig::default(),
+            &MoveThreshold::default(),
+        )
+        .unwrap();
+        assert_eq!((m.from, m.to), (0, 37));
     }
 }

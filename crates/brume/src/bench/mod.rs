@@ -7,6 +7,7 @@ pub mod memory;
 pub mod proxy;
 pub mod proxy_child;
 pub mod scheduler;
+pub mod slo;
 pub mod startup;
 
 mod agents;
@@ -28,6 +29,9 @@ pub enum Bench {
     Api(api::Args),
     /// The scheduler with hollow nodes: pods bound per second end-to-end through the API.
     Scheduler(scheduler::Args),
+    /// The fog decisions at scale: latency-SLO sizing and the best replica move, for N nodes
+    /// and G gateways' demand, against the G × N distance estimates alone.
+    Slo(slo::Args),
     /// Pod startup latency on `brume agent` nodes: create -> Running seen through a watch.
     Startup(startup::Args),
     /// Failover: an agent is SIGKILLed; detection, eviction, scheduling and start of the
@@ -66,6 +70,7 @@ pub async fn run(b: Bench) -> anyhow::Result<()> {
         Bench::Api(args) => api::run(args).await,
         Bench::Scheduler(args) => scheduler::run(args).await,
         Bench::Startup(args) => startup::run(args).await,
+        Bench::Slo(args) => slo::run(args).await,
         Bench::Failover(args) => failover::run(args).await,
         Bench::Memory(args) => memory::run(args).await,
         Bench::Proxy(args) => proxy::run(args).await,
