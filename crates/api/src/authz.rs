@@ -14,6 +14,7 @@
 
 use serde_json::Value;
 
+use crate::metrics;
 use crate::traffic_report::{self, TrafficReport};
 
 /// Who is calling.
@@ -105,6 +106,9 @@ pub enum Decision {
     Deny(String),
     /// Only if the pod the request names is bound to this node (`spec.nodeName`).
     IfPodOnNode(String),
+    /// Only if a pod of this name exists in the request's namespace and is bound to this node:
+    /// for objects about a pod (its PodMetrics), where a missing pod is no 404 of the handler.
+    IfExistingPodOnNode(String),
     /// Only if a pod bound to this node, in the request's namespace, uses the named secret.
     IfSecretUsedOnNode(String),
 }
@@ -175,13 +179,31 @@ fn decide_node(node: &str, req: &Request) -> Decision {
                 )),
             }
         }
+        // A node measures itself and its pods (the kubelet's role behind the metrics-server):
+        // its own NodeMetrics, and the PodMetrics of pods bound to it, named like the pod.
+        (metrics::GROUP, metrics::NODE_PLURAL) => match req.verb {
+            Verb::Create | Verb::Update | Verb::Patch | Verb::Delete if own => Decision::Allow,
+            _ => Decision::Deny(format!(
+                "node {node:?} may only write its own NodeMetrics, named {node:?}"
+            )),
+        },
+        (metrics::GROUP, metrics::POD_PLURAL) => match (req.verb, req.name) {
+            (Verb::Create | Verb::Update | Verb::Patch | Verb::Delete, Some(name)) => {
+                Decision::IfExistingPodOnNode(name.to_string())
+            }
+            _ => Decision::Deny(format!(
+                "node {node:?} may only write the PodMetrics of pods bound to it, each named \
+                 like its pod"
+            )),
+        },
         ("" | "events.k8s.io", "events") => match req.verb {
             Verb::Create | Verb::Update | Verb::Patch => Decision::Allow,
             _ => Decision::Deny(format!("node {node:?} may only create or update events")),
         },
         _ => Decision::Deny(format!(
             "a node may read the cluster but writes only its Node, its Lease, the pods bound \
-             to it, events and its gateway's TrafficReports ({node:?} asked to {} {})",
+             to it, events, its gateway's TrafficReports and the metrics of itself and its \
+             pods ({node:?} asked to {} {})",
             req.verb.as_str(),
             req.plural
         )),
@@ -425,6 +447,70 @@ mod tests {
             decide(&Identity::Admin, &report(Verb::Patch, Some("web.node-4"))),
             Decision::Allow
         );
+    }
+
+    #[test]
+    fn a_node_writes_only_its_own_metrics_and_those_of_its_pods() {
+        let n1 = node("n1");
+        let writes = [Verb::Create, Verb::Update, Verb::Patch, Verb::Delete];
+        for verb in writes {
+            let own = req(verb, "metrics.k8s.io", "nodes", None, None, Some("n1"));
+            assert_eq!(decide(&n1, &own), Decision::Allow, "{verb:?}");
+            let other = req(verb, "metrics.k8s.io", "nodes", None, None, Some("n2"));
+            let Decision::Deny(why) = decide(&n1, &other) else {
+                panic!("{verb:?} of another node's metrics allowed");
+            };
+            assert!(why.contains("its own NodeMetrics"), "{why}");
+            let pod = req(
+                verb,
+                "metrics.k8s.io",
+                "pods",
+                None,
+                Some("default"),
+                Some("web-1"),
+            );
+            assert_eq!(
+                decide(&n1, &pod),
+                Decision::IfExistingPodOnNode("web-1".into()),
+                "{verb:?}"
+            );
+        }
+        // A create whose name the server could not read, and collection deletes, are refused.
+        let nameless = req(
+            Verb::Create,
+            "metrics.k8s.io",
+            "pods",
+            None,
+            Some("a"),
+            None,
+        );
+        assert!(matches!(decide(&n1, &nameless), Decision::Deny(_)));
+        let all = req(
+            Verb::DeleteCollection,
+            "metrics.k8s.io",
+            "pods",
+            None,
+            Some("a"),
+            None,
+        );
+        assert!(matches!(decide(&n1, &all), Decision::Deny(_)));
+        let all = req(
+            Verb::DeleteCollection,
+            "metrics.k8s.io",
+            "nodes",
+            None,
+            None,
+            None,
+        );
+        assert!(matches!(decide(&n1, &all), Decision::Deny(_)));
+        // Every node reads every metric (the HPA controller and kubectl top are admins).
+        for verb in [Verb::Get, Verb::List, Verb::Watch] {
+            let r = req(verb, "metrics.k8s.io", "pods", None, None, None);
+            assert_eq!(decide(&n1, &r), Decision::Allow);
+        }
+        // The core Node of the same name stays the Node rule's: metrics give no right on it.
+        let core = req(Verb::Delete, "", "nodes", None, None, Some("n1"));
+        assert!(matches!(decide(&n1, &core), Decision::Deny(_)));
     }
 
     #[test]

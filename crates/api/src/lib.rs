@@ -8,6 +8,7 @@ pub mod decode;
 pub mod defaults;
 pub mod error;
 pub mod latency_autoscaler;
+pub mod metrics;
 pub mod placement;
 pub mod node_ports;
 pub mod patch;

@@ -124,6 +124,7 @@ use k8s_openapi::api::{apps::v1 as apps, autoscaling::v2 as autoscaling, core::v
 use k8s_openapi::api::{coordination::v1 as coordination, discovery::v1 as discovery};
 
 use crate::latency_autoscaler::LatencyAutoscaler;
+use crate::metrics::{NodeMetrics, PodMetrics};
 use crate::traffic_report::TrafficReport;
 
 kinds! {
@@ -143,6 +144,9 @@ kinds! {
     autoscaling::HorizontalPodAutoscaler => { "autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", "horizontalpodautoscaler", Namespaced, ["hpa"], ["status"], ["all"] },
     TrafficReport => { "fog.brume.io", "v1", "TrafficReport", "trafficreports", "trafficreport", Namespaced, ["tr"], [], [] },
     LatencyAutoscaler => { "fog.brume.io", "v1", "LatencyAutoscaler", "latencyautoscalers", "latencyautoscaler", Namespaced, ["la"], ["status"], ["all"] },
+    // After the core kinds, so `pods` and `nodes` on the command line mean the core ones.
+    PodMetrics => { "metrics.k8s.io", "v1beta1", "PodMetrics", "pods", "podmetrics", Namespaced, [], [], [] },
+    NodeMetrics => { "metrics.k8s.io", "v1beta1", "NodeMetrics", "nodes", "nodemetrics", Cluster, [], [], [] },
 }
 
 /// The kind served at `<group>/<version>/<plural>`.
@@ -216,6 +220,20 @@ mod tests {
         assert_eq!(
             by_user_name("trafficreports.fog.brume.io").unwrap().kind,
             "TrafficReport"
+        );
+        // The metrics kinds share their plurals with the core kinds, which win unqualified.
+        assert_eq!(by_user_name("pods").unwrap().group, "");
+        assert_eq!(by_user_name("nodes").unwrap().group, "");
+        assert_eq!(
+            by_user_name("pods.metrics.k8s.io").unwrap().kind,
+            "PodMetrics"
+        );
+        assert_eq!(by_user_name("nodemetrics").unwrap().kind, "NodeMetrics");
+        assert_eq!(
+            by_plural("metrics.k8s.io", "v1beta1", "pods")
+                .unwrap()
+                .key(Some("default"), "web"),
+            "/registry/metrics.k8s.io/pods/default/web"
         );
     }
 

@@ -12,6 +12,7 @@ mod config;
 mod duration;
 mod fog;
 mod format;
+mod metrics;
 mod network;
 mod pod;
 
@@ -74,6 +75,8 @@ fn printer(info: &ResourceInfo) -> Printer {
         ("autoscaling", "HorizontalPodAutoscaler") => (apps::HPA, apps::hpa),
         ("fog.brume.io", "TrafficReport") => (fog::TRAFFIC_REPORT, fog::traffic_report),
         ("fog.brume.io", "LatencyAutoscaler") => (fog::LATENCY_AUTOSCALER, fog::latency_autoscaler),
+        ("metrics.k8s.io", "PodMetrics") => (metrics::POD_METRICS, metrics::pod_metrics),
+        ("metrics.k8s.io", "NodeMetrics") => (metrics::NODE_METRICS, metrics::node_metrics),
         _ => (DEFAULT_COLUMNS, default_row),
     };
     Printer { columns, row }

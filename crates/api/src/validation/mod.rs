@@ -19,6 +19,7 @@ pub mod labels;
 mod latency_autoscaler;
 mod lease;
 mod metadata;
+mod metrics;
 pub mod name;
 mod namespace;
 mod network;
@@ -71,6 +72,8 @@ fn rules(info: &ResourceInfo) -> Option<(CreateRule, Option<UpdateRule>)> {
         ("autoscaling", "HorizontalPodAutoscaler") => (hpa::validate, None),
         ("fog.brume.io", "TrafficReport") => (traffic_report::validate, None),
         ("fog.brume.io", "LatencyAutoscaler") => (latency_autoscaler::validate, None),
+        ("metrics.k8s.io", "PodMetrics") => (metrics::validate_pod, None),
+        ("metrics.k8s.io", "NodeMetrics") => (metrics::validate_node, None),
         _ => return None,
     })
 }
