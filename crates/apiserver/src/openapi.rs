@@ -100,6 +100,10 @@ fn schema_name(k: &ResourceInfo) -> String {
         let reversed: Vec<&str> = k.group.rsplit('.').collect();
         return format!("{}.{}.{}", reversed.join("."), k.version, k.kind);
     }
+    if k.group == brume_api::metrics::GROUP {
+        // The resource metrics' Go package is k8s.io/metrics, not k8s.io/api.
+        return format!("io.k8s.metrics.pkg.apis.metrics.{}.{}", k.version, k.kind);
+    }
     let group = match k.group {
         "" => "core",
         g => g.split('.').next().unwrap_or(g),

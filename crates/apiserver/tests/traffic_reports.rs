@@ -5,12 +5,11 @@
 use std::time::Duration;
 
 use axum::Router;
-use base64::Engine;
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
 
 mod common;
-use common::{TOKEN, call_as, get, post, server};
+use common::{TOKEN, call_as, get, node_credential, post, server};
 
 const REPORTS: &str = "/apis/fog.brume.io/v1/namespaces/default/trafficreports";
 const TABLE: &str = "application/json;as=Table;v=v1;g=meta.k8s.io";
@@ -41,42 +40,6 @@ async fn service(app: &Router, name: &str) -> Value {
     .await;
     assert_eq!(code, StatusCode::CREATED, "{svc}");
     svc
-}
-
-/// Gives `node` a credential, as joining does (a `fog.brume.io/node-token` Secret), and waits
-/// until the server knows it; returns the token.
-async fn node_credential(app: &Router, node: &str) -> String {
-    let token = format!("token-of-{node}");
-    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
-    let (code, secret) = post(
-        app,
-        "/api/v1/namespaces/kube-system/secrets",
-        json!({"apiVersion": "v1", "kind": "Secret",
-            "metadata": {"name": format!("brume-node-{node}")},
-            "type": "fog.brume.io/node-token",
-            "data": {"node-name": b64(node),
-                "token-sha256": b64(&brume_apiserver::pki::sha256_hex(token.as_bytes()))}}),
-    )
-    .await;
-    assert_eq!(code, StatusCode::CREATED, "{secret}");
-    for _ in 0..200 {
-        let (code, _) = call_as(
-            app,
-            &token,
-            Method::GET,
-            REPORTS,
-            "application/json",
-            "application/json",
-            Value::Null,
-        )
-        .await;
-        if code != StatusCode::UNAUTHORIZED {
-            assert_eq!(code, StatusCode::OK);
-            return token;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("the credential of {node} was never accepted");
 }
 
 #[tokio::test]

@@ -76,16 +76,11 @@ pub async fn check(
     let allowed = match &decision {
         Decision::Allow => true,
         Decision::Deny(_) => false,
-        Decision::IfPodOnNode(name) => {
-            let pods = by_plural("", "v1", "pods").expect("pods are served");
-            match ctx.state.store.get(&pods.key(Some(ns), name)).await? {
-                // A missing pod is the handler's 404 to give.
-                None => true,
-                Some(kv) => {
-                    let pod = object::from_kv(&kv)?;
-                    pod.pointer("/spec/nodeName").and_then(Value::as_str) == Some(node)
-                }
-            }
+        // A missing pod is the handler's 404 to give for a pod write, but a refusal for an
+        // object about a pod.
+        Decision::IfPodOnNode(name) => pod_on_node(ctx, ns, name, node).await?.unwrap_or(true),
+        Decision::IfExistingPodOnNode(name) => {
+            pod_on_node(ctx, ns, name, node).await?.unwrap_or(false)
         }
         Decision::IfSecretUsedOnNode(name) => pods_on_node(ctx, ns, node)
             .await?
@@ -99,12 +94,40 @@ pub async fn check(
     }
 }
 
+/// Whether the pod `namespace/name` is bound to `node`; `None` when there is no such pod.
+async fn pod_on_node(
+    ctx: &Ctx,
+    namespace: &str,
+    name: &str,
+    node: &str,
+) -> Result<Option<bool>, ApiError> {
+    let pods = by_plural("", "v1", "pods").expect("pods are served");
+    match ctx
+        .state
+        .store
+        .get(&pods.key(Some(namespace), name))
+        .await?
+    {
+        None => Ok(None),
+        Some(kv) => {
+            let pod = object::from_kv(&kv)?;
+            Ok(Some(
+                pod.pointer("/spec/nodeName").and_then(Value::as_str) == Some(node),
+            ))
+        }
+    }
+}
+
 fn deny(identity: &Identity, req: &Request, decision: Decision) -> ApiError {
     let reason = match decision {
         Decision::Deny(why) => why,
         Decision::IfPodOnNode(name) => {
             format!("pod {name:?} is not bound to this node; a node may only write its own pods")
         }
+        Decision::IfExistingPodOnNode(name) => format!(
+            "no pod {name:?} bound to this node exists in this namespace; a node may only write \
+             the metrics of its own pods"
+        ),
         Decision::IfSecretUsedOnNode(name) => format!(
             "no pod bound to this node uses secret {name:?}; a node may only read the secrets \
              of its own pods"

@@ -3,9 +3,11 @@
 #![allow(dead_code)] // each test binary uses its own part
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
+use base64::Engine;
 use brume_apiserver::{AppState, Config};
 use brume_store::{MemoryStore, Store};
 use http::{Method, Request, StatusCode};
@@ -71,4 +73,40 @@ pub async fn post(app: &Router, path: &str, body: Value) -> (StatusCode, Value) 
 
 pub async fn get(app: &Router, path: &str) -> (StatusCode, Value) {
     call(app, Method::GET, path, "application/json", Value::Null).await
+}
+
+/// Gives `node` a credential, as joining does (a `fog.brume.io/node-token` Secret), and waits
+/// until the server knows it; returns the token.
+pub async fn node_credential(app: &Router, node: &str) -> String {
+    let token = format!("token-of-{node}");
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let (code, secret) = post(
+        app,
+        "/api/v1/namespaces/kube-system/secrets",
+        serde_json::json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": format!("brume-node-{node}")},
+            "type": "fog.brume.io/node-token",
+            "data": {"node-name": b64(node),
+                "token-sha256": b64(&brume_apiserver::pki::sha256_hex(token.as_bytes()))}}),
+    )
+    .await;
+    assert_eq!(code, StatusCode::CREATED, "{secret}");
+    for _ in 0..200 {
+        let (code, _) = call_as(
+            app,
+            &token,
+            Method::GET,
+            "/api/v1/nodes",
+            "application/json",
+            "application/json",
+            Value::Null,
+        )
+        .await;
+        if code != StatusCode::UNAUTHORIZED {
+            assert_eq!(code, StatusCode::OK);
+            return token;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the credential of {node} was never accepted");
 }
