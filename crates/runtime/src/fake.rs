@@ -17,8 +17,8 @@ use futures::StreamExt;
 use crate::ports::{DEFAULT_HOST_PORT_RANGE, PortAllocator};
 use crate::process::record::now_rfc3339;
 use crate::{
-    ContainerId, ContainerListing, ContainerRuntime, ContainerSpec, ContainerState, ExecResult,
-    LogOptions, LogStream, RuntimeError, Sandbox, SandboxListing, SandboxSpec,
+    ContainerId, ContainerListing, ContainerRuntime, ContainerSpec, ContainerState, ContainerStats,
+    ExecResult, LogOptions, LogStream, RuntimeError, Sandbox, SandboxListing, SandboxSpec,
 };
 
 /// One call made to a [`FakeRuntime`], in the order made.
@@ -95,6 +95,7 @@ struct Inner {
     start_failures: HashMap<String, ErrorFactory>,
     exit_on_start: HashMap<String, i32>,
     exec_codes: HashMap<String, i32>,
+    stats: HashMap<ContainerId, ContainerStats>,
 }
 
 /// An in-memory runtime that records its calls (handler `fake`).
@@ -195,6 +196,17 @@ impl FakeRuntime {
             .insert(container.to_string(), exit_code);
     }
 
+    /// Sets the counters a container reports from now on (zero until set), as if it had used
+    /// that much CPU and memory. Returns whether the container existed.
+    pub fn set_stats(&self, id: &ContainerId, stats: ContainerStats) -> bool {
+        let mut inner = self.lock();
+        if !inner.containers.contains_key(id) {
+            return false;
+        }
+        inner.stats.insert(id.clone(), stats);
+        true
+    }
+
     /// Appends output to a container's logs. Returns whether the container existed.
     pub fn append_log(&self, id: &ContainerId, bytes: &[u8]) -> bool {
         let mut inner = self.lock();
@@ -277,6 +289,7 @@ impl ContainerRuntime for FakeRuntime {
         if let Some((_, ids)) = inner.sandboxes.remove(pod_uid) {
             for id in ids {
                 inner.containers.remove(&id);
+                inner.stats.remove(&id);
             }
         }
         self.ports.release(pod_uid);
@@ -364,11 +377,26 @@ impl ContainerRuntime for FakeRuntime {
         let mut inner = self.lock();
         self.record(&mut inner, FakeCall::RemoveContainer { id: id.clone() });
         inner.containers.remove(id);
+        inner.stats.remove(id);
         let uid = id.0.split_once('/').map_or("", |(uid, _)| uid).to_string();
         if let Some((_, ids)) = inner.sandboxes.get_mut(&uid) {
             ids.retain(|c| c != id);
         }
         Ok(())
+    }
+
+    /// The counters set with [`FakeRuntime::set_stats`] (zero otherwise) while it runs.
+    async fn container_stats(
+        &self,
+        id: &ContainerId,
+    ) -> Result<Option<ContainerStats>, RuntimeError> {
+        let inner = self.lock();
+        let c = inner
+            .containers
+            .get(id)
+            .ok_or_else(|| RuntimeError::NotFound(format!("container {id}")))?;
+        Ok(matches!(c.state, ContainerState::Running { .. })
+            .then(|| inner.stats.get(id).copied().unwrap_or_default()))
     }
 
     async fn exec(
@@ -506,6 +534,31 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[tokio::test]
+    async fn stats_are_what_was_set_while_the_container_runs() {
+        let rt = fake();
+        let sb = rt.create_sandbox(&sandbox_spec("u1")).await.unwrap();
+        let id = rt.start_container(&sb, &app(), 0).await.unwrap();
+        assert_eq!(
+            rt.container_stats(&id).await.unwrap(),
+            Some(ContainerStats::default())
+        );
+        let busy = ContainerStats {
+            cpu_usage_ns: 1_500_000_000,
+            memory_working_set_bytes: 4096,
+        };
+        assert!(rt.set_stats(&id, busy));
+        assert_eq!(rt.container_stats(&id).await.unwrap(), Some(busy));
+        assert!(rt.exit_container(&id, 0));
+        assert_eq!(rt.container_stats(&id).await.unwrap(), None, "exited");
+        rt.remove_container(&id).await.unwrap();
+        assert!(matches!(
+            rt.container_stats(&id).await,
+            Err(RuntimeError::NotFound(_))
+        ));
+        assert!(!rt.set_stats(&id, busy));
     }
 
     #[tokio::test]

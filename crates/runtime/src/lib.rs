@@ -111,6 +111,13 @@ pub trait ContainerRuntime: Send + Sync + 'static {
         timeout: std::time::Duration,
     ) -> Result<ExecResult, RuntimeError>;
 
+    /// A running container's CPU and memory counters (for the metrics API and the HPA), or
+    /// `None` when it is not running.
+    async fn container_stats(
+        &self,
+        id: &ContainerId,
+    ) -> Result<Option<ContainerStats>, RuntimeError>;
+
     /// A container's logs: everything so far, then new output while `follow` is set.
     async fn logs(&self, id: &ContainerId, opts: &LogOptions) -> Result<LogStream, RuntimeError>;
 

@@ -160,3 +160,16 @@ pub struct ContainerListing {
     /// Its state.
     pub state: ContainerState,
 }
+
+/// A running container's resource counters at one instant, as cAdvisor reads them for the
+/// kubelet: the agent turns two of them into a CPU rate.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerStats {
+    /// CPU time used since the container started, user and system, in nanoseconds. It only
+    /// grows while the container runs; a reader must treat a decrease as a reset.
+    pub cpu_usage_ns: u64,
+    /// The memory working set in bytes: what the container holds that the kernel cannot simply
+    /// drop (resident memory, or the cgroup's usage less its inactive file cache), the figure
+    /// the kubelet, `kubectl top` and the OOM killer go by.
+    pub memory_working_set_bytes: u64,
+}

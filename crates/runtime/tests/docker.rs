@@ -615,3 +615,36 @@ async fn import_image_loads_a_saved_archive() {
     std::fs::write(&junk, b"not an image").unwrap();
     assert!(rt.import_image(&junk).await.is_err());
 }
+
+#[tokio::test]
+async fn a_busy_container_uses_more_cpu_than_an_idle_one() {
+    let Some((rt, _cleanup)) = runtime("stats").await else {
+        return;
+    };
+    let sandbox = rt.create_sandbox(&pod("stats", vec![])).await.unwrap();
+    let busy = start(&rt, &sandbox, &shell("busy", "while :; do :; done"), 0).await;
+    let idle = start(&rt, &sandbox, &shell("idle", "sleep 60"), 0).await;
+    let read = |id: ContainerId| {
+        let rt = &rt;
+        async move {
+            rt.container_stats(&id)
+                .await
+                .unwrap()
+                .unwrap_or_else(|| panic!("{id} reports no stats"))
+        }
+    };
+    let (busy0, idle0) = (read(busy.clone()).await, read(idle.clone()).await);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let (busy1, idle1) = (read(busy.clone()).await, read(idle.clone()).await);
+    let busy_ns = busy1.cpu_usage_ns - busy0.cpu_usage_ns;
+    let idle_ns = idle1.cpu_usage_ns - idle0.cpu_usage_ns;
+    assert!(busy_ns >= 200_000_000, "busy: {busy_ns} ns");
+    assert!(
+        idle_ns < busy_ns / 4,
+        "idle {idle_ns} ns vs busy {busy_ns} ns"
+    );
+    assert!(idle1.memory_working_set_bytes > 0, "{idle1:?}");
+    rt.stop_container(&busy, Duration::ZERO).await.unwrap();
+    wait_exited(&rt, &busy).await;
+    assert_eq!(rt.container_stats(&busy).await.unwrap(), None);
+}

@@ -558,3 +558,47 @@ async fn limits_go_to_a_cgroup_when_one_is_writable_and_are_reported_otherwise()
     assert_eq!(read("cgroup.procs"), pid);
     rt.remove_sandbox("u-lim").await.unwrap();
 }
+
+/// Reads a running container's counters, failing the test when it reports none.
+async fn stats(rt: &ProcessRuntime, id: &ContainerId) -> brume_runtime::ContainerStats {
+    rt.container_stats(id)
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("{id} reports no stats"))
+}
+
+#[tokio::test]
+async fn a_busy_process_uses_more_cpu_than_an_idle_one_and_an_exited_one_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = runtime(dir.path(), 42900);
+    let sb = sandbox(&rt, "u-stats").await;
+    let busy = rt
+        .start_container(&sb, &sh("busy", "while :; do :; done"), 0)
+        .await
+        .unwrap();
+    let idle = rt
+        .start_container(&sb, &sh("idle", "sleep 30"), 0)
+        .await
+        .unwrap();
+    let (busy0, idle0) = (stats(&rt, &busy).await, stats(&rt, &idle).await);
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let (busy1, idle1) = (stats(&rt, &busy).await, stats(&rt, &idle).await);
+    let busy_ns = busy1.cpu_usage_ns - busy0.cpu_usage_ns;
+    let idle_ns = idle1.cpu_usage_ns - idle0.cpu_usage_ns;
+    // A spinning shell gets most of a core over 0.8 s (at least 0.2 s of CPU, even on a
+    // loaded machine); a sleeping one next to nothing.
+    assert!(busy_ns >= 200_000_000, "busy: {busy_ns} ns");
+    assert!(
+        idle_ns < busy_ns / 4,
+        "idle {idle_ns} ns vs busy {busy_ns} ns"
+    );
+    assert!(busy1.memory_working_set_bytes > 0, "{busy1:?}");
+    rt.stop_container(&busy, Duration::ZERO).await.unwrap();
+    wait_for_exit(&rt, &busy).await;
+    assert_eq!(rt.container_stats(&busy).await.unwrap(), None);
+    rt.remove_sandbox("u-stats").await.unwrap();
+    assert!(matches!(
+        rt.container_stats(&idle).await,
+        Err(RuntimeError::NotFound(_))
+    ));
+}

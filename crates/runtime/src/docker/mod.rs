@@ -17,6 +17,7 @@ mod logs;
 mod sandbox;
 mod spec;
 mod state;
+mod stats;
 
 use std::net::IpAddr;
 use std::ops::RangeInclusive;
@@ -32,8 +33,8 @@ pub use errors::IMPORT_HINT;
 
 use crate::ports::{DEFAULT_HOST_PORT_RANGE, PortAllocator};
 use crate::{
-    ContainerId, ContainerRuntime, ContainerSpec, ContainerState, ExecResult, LogOptions,
-    LogStream, RuntimeError, Sandbox, SandboxListing, SandboxSpec,
+    ContainerId, ContainerRuntime, ContainerSpec, ContainerState, ContainerStats, ExecResult,
+    LogOptions, LogStream, RuntimeError, Sandbox, SandboxListing, SandboxSpec,
 };
 
 /// How long `connect` waits for the engine to answer before deciding there is none.
@@ -239,6 +240,13 @@ impl ContainerRuntime for DockerRuntime {
         timeout: Duration,
     ) -> Result<ExecResult, RuntimeError> {
         exec::run(&self.docker, &id.0, command, timeout).await
+    }
+
+    async fn container_stats(
+        &self,
+        id: &ContainerId,
+    ) -> Result<Option<ContainerStats>, RuntimeError> {
+        stats::read(&self.docker, &id.0).await
     }
 
     async fn logs(&self, id: &ContainerId, opts: &LogOptions) -> Result<LogStream, RuntimeError> {

@@ -17,6 +17,7 @@
 //!   on the same `state_dir` lists and manages them. Their exit code is only known to the agent
 //!   that started them (the parent that waits on them): a re-adopted process that dies is
 //!   reported `Exited` with code -1 and reason `Unknown` (137 if this runtime SIGKILLed it).
+//! - **Stats** come from the container's cgroup, or its process group in `/proc` ([`stats`]).
 //! - **Exec** runs a host process with the container's env and working dir (not in a namespace).
 
 pub mod cgroup;
@@ -26,6 +27,7 @@ pub mod logs;
 pub mod procfs;
 pub mod record;
 pub mod stamps;
+pub mod stats;
 pub mod stop;
 
 use std::collections::{HashMap, HashSet};
@@ -46,8 +48,8 @@ use self::record::{ContainerRecord, ExitRecord, SandboxManifest};
 use self::stop::{StopAction, StopPhase};
 use crate::ports::{DEFAULT_HOST_PORT_RANGE, PortAllocator};
 use crate::{
-    ContainerId, ContainerListing, ContainerRuntime, ContainerSpec, ContainerState, ExecResult,
-    LogOptions, LogStream, RuntimeError, Sandbox, SandboxListing, SandboxSpec,
+    ContainerId, ContainerListing, ContainerRuntime, ContainerSpec, ContainerState, ContainerStats,
+    ExecResult, LogOptions, LogStream, RuntimeError, Sandbox, SandboxListing, SandboxSpec,
 };
 
 /// How long a state query waits for this runtime's reaper to record the exit of a child it has
@@ -431,6 +433,30 @@ impl ContainerRuntime for ProcessRuntime {
             .unwrap_or_else(|e| e.into_inner())
             .remove(id);
         Ok(())
+    }
+
+    /// From the container's cgroup when it has one, else from its process group in `/proc`
+    /// ([`stats`]).
+    async fn container_stats(
+        &self,
+        id: &ContainerId,
+    ) -> Result<Option<ContainerStats>, RuntimeError> {
+        let (_, rec) = self.read_record(id)?;
+        if rec.exit.is_some() || procfs::liveness(rec.pid, rec.start_ticks) != Liveness::Alive {
+            return Ok(None);
+        }
+        let (cgroup, pid) = (rec.cgroup, rec.pid);
+        // A scan of /proc reads a file per process on the host: off the async workers.
+        let read = move || {
+            cgroup
+                .as_deref()
+                .and_then(stats::read_cgroup)
+                .unwrap_or_else(|| stats::read_process_group(pid))
+        };
+        tokio::task::spawn_blocking(read)
+            .await
+            .map(Some)
+            .map_err(|e| RuntimeError::Backend(format!("reading the stats of {id}: {e}")))
     }
 
     async fn exec(
