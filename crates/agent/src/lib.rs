@@ -16,6 +16,7 @@ pub mod host;
 pub mod join;
 pub mod logs;
 pub mod manager;
+pub mod metrics;
 pub mod node;
 pub mod probe;
 pub mod restart;

@@ -67,6 +67,18 @@ impl LogRegistry {
         }
     }
 
+    /// The runtime and current attempt of a pod container, if one has started on this node
+    /// (the metrics reporter reads its counters through it).
+    pub fn current(
+        &self,
+        ns: &str,
+        pod: &str,
+        container: &str,
+    ) -> Option<(Arc<dyn ContainerRuntime>, ContainerId)> {
+        let target = self.get(ns, pod, container)?;
+        Some((target.runtime, target.current?))
+    }
+
     fn get(&self, ns: &str, pod: &str, container: &str) -> Option<LogTarget> {
         self.0.read().ok()?.get(&key(ns, pod, container)).cloned()
     }

@@ -117,7 +117,7 @@ pub fn read_process_group(pgid: i32) -> ContainerStats {
 }
 
 /// `sysconf(_SC_CLK_TCK)`: the unit of `/proc/<pid>/stat`'s times (100 on Linux).
-fn ticks_per_second() -> u64 {
+pub fn ticks_per_second() -> u64 {
     nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
         .ok()
         .flatten()
