@@ -178,14 +178,7 @@ pub fn plan<N: Clone + Sync>(
         Some(&top) => greedy.run(&shape(top), top, count, false),
         None => greedy.run(&rates, total, count, false),
     };
-    let replicas: Vec<&N> = chosen.iter().map(|&i| &p.candidates[i]).collect();
-    let current = attainment(
-        &p.demand,
-        &replicas,
-        p.capacity_rps,
-        &p.objective,
-        &distance_ms,
-    );
+    let current = attainment_of(p, &covers, &chosen, &rates, total, &distance_ms);
     SloPlan {
         replicas: chosen.iter().map(|&i| p.candidates[i].clone()).collect(),
         meets: current.share >= p.objective.quantile && chosen.len() >= p.min.min(max),
@@ -197,7 +190,7 @@ pub fn plan<N: Clone + Sync>(
 /// plan holds up to 19 % more demand than measured (2^(1/4)).
 pub const SIZING_STEP: f64 = 1.189_207_115_002_721;
 
-/// The totals a demand's shape is sized at: `capacity × SIZING_STEP^j` from a quarter of the
+/// The totals a demand's shape is sized at: `capacity × SIZING_STEP^j` from half the
 /// capacity up to the first at or above `total` (just `total` without a capacity). The points
 /// are fixed, not relative to the demand, so more demand of the same shape sizes at a superset.
 fn sizing_points(total: f64, capacity: f64) -> Vec<f64> {
@@ -208,7 +201,7 @@ fn sizing_points(total: f64, capacity: f64) -> Vec<f64> {
         return vec![total];
     }
     let mut points = Vec::new();
-    let mut t = capacity / 4.0;
+    let mut t = capacity / 2.0;
     while t < total {
         points.push(t);
         t *= SIZING_STEP;
@@ -260,6 +253,68 @@ impl Greedy<'_> {
             estimated += serve(&covers[best], &mut left, self.capacity);
         }
         chosen
+    }
+}
+
+/// [`attainment`] of `chosen`, the same figures computed from the covers: the pairs within the
+/// bound (from the covers, already sorted) are assigned first, as in the nearest-first order,
+/// and only the demand left after them is paired with the replicas beyond the bound.
+fn attainment_of<N>(
+    p: &SloProblem<N>,
+    covers: &[Vec<(f64, usize)>],
+    chosen: &[usize],
+    rates: &[f64],
+    total: f64,
+    distance_ms: &impl Fn(&N, &N) -> Option<f64>,
+) -> Attainment {
+    if total <= 0.0 {
+        return Attainment {
+            share: 1.0,
+            mean_ms: 0.0,
+        };
+    }
+    let mut left = rates.to_vec();
+    let mut room = vec![p.capacity_rps.max(0.0); chosen.len()];
+    let (mut within, mut weighted) = (0.0, 0.0);
+    let mut assign = |pairs: &mut Vec<(f64, usize, usize)>, left: &mut [f64]| {
+        pairs.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+        let mut served = 0.0;
+        for &(d, g, r) in pairs.iter() {
+            let moved = left[g].min(room[r]);
+            if moved <= 0.0 {
+                continue;
+            }
+            left[g] -= moved;
+            room[r] -= moved;
+            served += moved;
+            weighted += moved * d;
+        }
+        served
+    };
+    let mut near: Vec<(f64, usize, usize)> = chosen
+        .iter()
+        .enumerate()
+        .flat_map(|(r, &c)| covers[c].iter().map(move |&(d, g)| (d, g, r)))
+        .collect();
+    within += assign(&mut near, &mut left);
+    let mut far: Vec<(f64, usize, usize)> = Vec::new();
+    for (g, (gateway, _)) in p.demand.iter().enumerate() {
+        if left[g] <= 0.0 {
+            continue;
+        }
+        for (r, &c) in chosen.iter().enumerate() {
+            if let Some(d) = distance_ms(gateway, &p.candidates[c])
+                .filter(|d| d.is_finite() && *d > p.objective.latency_ms)
+            {
+                far.push((d, g, r));
+            }
+        }
+    }
+    let beyond = assign(&mut far, &mut left);
+    let served = within + beyond;
+    Attainment {
+        share: within / total,
+        mean_ms: if served > 0.0 { weighted / served } else { 0.0 },
     }
 }
 
@@ -519,6 +574,13 @@ mod tests {
         for (demand, capacity, bound) in cases {
             let p = problem(demand.clone(), capacity, bound);
             let greedy = plan(&p, rtt);
+            let replicas: Vec<&usize> = greedy.replicas.iter().collect();
+            let direct = attainment(&p.demand, &replicas, p.capacity_rps, &p.objective, &rtt);
+            assert!(
+                (greedy.attainment.share - direct.share).abs() < 1e-9
+                    && (greedy.attainment.mean_ms - direct.mean_ms).abs() < 1e-9,
+                "the covers give the same attainment: {greedy:?} vs {direct:?}"
+            );
             let best = optimum(&p);
             match best {
                 Some(k) => {
