@@ -169,10 +169,35 @@ pub fn plan<N: Clone + Sync>(
         .map(|r| (r / total * 1e12).round() / 1e12)
         .collect();
     let shape = |t: f64| -> Vec<f64> { shares.iter().map(|s| s * t).collect() };
-    let mut count = p.min.max(for_capacity).min(max);
-    for &t in &points {
-        count = count.max(greedy.run(&shape(t), t, p.min.min(max), true).len());
-    }
+    // The sizing points are independent: split them over the cores.
+    let most = |points: &[f64]| {
+        points
+            .iter()
+            .map(|&t| greedy.run(&shape(t), t, p.min.min(max), true).len())
+            .max()
+            .unwrap_or(0)
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let needed = if points.len() < 4 || threads < 2 || rates.len() * p.candidates.len() < 200_000 {
+        most(&points)
+    } else {
+        // Interleaved, so each thread gets small and large totals alike.
+        let parts: Vec<Vec<f64>> = (0..threads)
+            .map(|k| points.iter().skip(k).step_by(threads).copied().collect())
+            .collect();
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = parts
+                .iter()
+                .map(|part| scope.spawn(|| most(part)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or(0))
+                .max()
+                .unwrap_or(0)
+        })
+    };
+    let count = p.min.max(for_capacity).max(needed).min(max);
     // The placement: the greedy at the top sizing point, carried to the count.
     let chosen = match points.last() {
         Some(&top) => greedy.run(&shape(top), top, count, false),
@@ -229,8 +254,20 @@ impl Greedy<'_> {
         let mut taken = vec![false; covers.len()];
         // A candidate's gain only falls as demand is served, so a stale gain is an upper bound;
         // the best is re-evaluated until it stays best.
-        let mut heap: BinaryHeap<Gain> = (0..covers.len())
-            .map(|c| gain(c, &covers[c], &left, self.capacity))
+        // The heap starts from upper bounds (all the cover's demand up to the capacity, at the
+        // best possible mean), which the lazy evaluation corrects as candidates reach the top.
+        let mut heap: BinaryHeap<Gain> = covers
+            .iter()
+            .enumerate()
+            .map(|(c, cover)| Gain {
+                candidate: c,
+                served: cover
+                    .iter()
+                    .map(|&(_, g)| rates[g])
+                    .sum::<f64>()
+                    .min(self.capacity.max(0.0)),
+                mean_ms: 0.0,
+            })
             .collect();
         while chosen.len() < self.max {
             if chosen.len() >= floor {
