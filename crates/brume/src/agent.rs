@@ -78,6 +78,9 @@ pub struct AgentSpec {
     pub images_dir: Option<PathBuf>,
     /// The fog side: service proxy, DNS, Vivaldi prober, demand reports.
     pub fog: FogOptions,
+    /// The resource metrics of its pods and of itself (`kubectl top`, the HPA), or `None` for
+    /// hollow nodes, thousands of which would each write every 15 s.
+    pub metrics: Option<brume_agent::metrics::MetricsConfig>,
 }
 
 /// What the agent runs besides pods (DESIGN §7, §8).
@@ -303,6 +306,15 @@ pub async fn run_agent(client: kube::Client, spec: AgentSpec) -> anyhow::Result<
     if spec.fog.enabled {
         start_fog(&client, &spec).await?;
     }
+    if let Some(config) = spec.metrics {
+        let reporter = brume_agent::metrics::Reporter::new(
+            client.clone(),
+            spec.name.clone(),
+            logs.clone(),
+            config,
+        );
+        tokio::spawn(brume_agent::metrics::run(reporter));
+    }
     manager::run(
         client,
         spec.name,
@@ -426,6 +438,8 @@ pub async fn agent(args: AgentArgs) -> anyhow::Result<()> {
             dns_port: (args.dns_port != 0).then_some(args.dns_port),
             link_delay: None,
         },
+        // Alone on its machine: the node's usage is the host's.
+        metrics: Some(brume_agent::metrics::MetricsConfig::default()),
     };
     run_agent(client, spec).await
 }

@@ -50,6 +50,9 @@ enum Command {
     Nodes(cli::nodes::Args),
     /// Set the replica count of a Deployment, ReplicaSet or other scalable object.
     Scale(cli::scale::Args),
+    /// Show the CPU and memory of pods or nodes, as the agents measured them (`brume top pods`,
+    /// `brume top nodes`).
+    Top(cli::top::Args),
     /// Load container images from `docker save` tarballs into the local Docker engine, for
     /// sites without a registry.
     #[command(subcommand)]
@@ -113,6 +116,7 @@ fn main() -> anyhow::Result<()> {
             Command::Describe(args) => cli::describe::run(args).await,
             Command::Delete(args) => cli::delete::run(args).await,
             Command::Scale(args) => cli::scale::run(args).await,
+            Command::Top(args) => cli::top::run(args).await,
             Command::Nodes(args) => cli::nodes::run(args).await,
             Command::Image(c) => agent::image(c).await,
             Command::Bench(b) => bench::run(b).await,

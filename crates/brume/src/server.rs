@@ -236,6 +236,11 @@ async fn start_cluster(state: Arc<AppState>, join: DevJoin, dev: DevNodes) -> an
                 dns_port: (dev.dns_port != 0).then_some(dev.dns_port),
                 link_delay,
             },
+            // Several nodes share this host: each reports the sum of its pods as its usage.
+            metrics: (!hollow).then_some(brume_agent::metrics::MetricsConfig {
+                node_usage: brume_agent::metrics::NodeUsage::Pods,
+                ..Default::default()
+            }),
         };
         tokio::spawn(async move {
             let name = spec.name.clone();

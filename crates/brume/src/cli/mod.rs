@@ -11,3 +11,4 @@ pub mod nodes;
 pub mod print;
 pub mod scale;
 pub mod token;
+pub mod top;
