@@ -169,6 +169,24 @@ pub fn plan<N: Clone + Sync>(
         .map(|r| (r / total * 1e12).round() / 1e12)
         .collect();
     let shape = |t: f64| -> Vec<f64> { shares.iter().map(|s| s * t).collect() };
+    // Below the total at which some candidate's cover could fill a replica, capacity never
+    // binds: every gain scales with the total and the greedy takes the same path, so of the
+    // points below it only the largest is run. The cut depends on the shape alone, so more
+    // demand of the same shape still sizes at a superset of points.
+    let widest = covers
+        .iter()
+        .map(|cover| cover.iter().map(|&(_, g)| shares[g]).sum::<f64>())
+        .fold(0.0, f64::max);
+    let binding_from = if widest > 0.0 {
+        p.capacity_rps / widest
+    } else {
+        f64::INFINITY
+    };
+    let below = points.iter().rposition(|&t| t < binding_from);
+    let points: Vec<f64> = match below {
+        Some(i) => points[i..].to_vec(),
+        None => points,
+    };
     // The sizing points are independent: split them over the cores.
     let most = |points: &[f64]| {
         points
