@@ -385,22 +385,66 @@ fn share_within(
     if total <= 0.0 {
         return 1.0;
     }
-    let mut pairs: Vec<(f64, usize, usize)> = chosen
+    // The covers are sorted already: merge them (a heap of one head per replica) rather than
+    // sort all their pairs, which at 10,000 gateways means megabytes allocated per check.
+    let mut heads: BinaryHeap<std::cmp::Reverse<Pair>> = chosen
         .iter()
         .enumerate()
-        .flat_map(|(r, &c)| covers[c].iter().map(move |&(d, g)| (d, g, r)))
+        .filter_map(|(r, &c)| {
+            covers[c]
+                .first()
+                .map(|&(d, g)| std::cmp::Reverse(Pair { d, g, r, i: 0 }))
+        })
         .collect();
-    pairs.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
     let mut left = rates.to_vec();
     let mut room = vec![capacity.max(0.0); chosen.len()];
     let mut within = 0.0;
-    for (_, g, r) in pairs {
+    while let Some(std::cmp::Reverse(Pair { g, r, i, .. })) = heads.pop() {
         let moved = left[g].min(room[r]);
         left[g] -= moved;
         room[r] -= moved;
         within += moved;
+        if room[r] > 0.0
+            && let Some(&(d, g)) = covers[chosen[r]].get(i + 1)
+        {
+            heads.push(std::cmp::Reverse(Pair { d, g, r, i: i + 1 }));
+        }
     }
     within / total
+}
+
+/// One (gateway, replica) pair of a cover in the merge: ordered by RTT, then gateway, then
+/// replica, as the nearest-first assignment takes them.
+#[derive(Debug, Clone, Copy)]
+struct Pair {
+    d: f64,
+    g: usize,
+    r: usize,
+    /// Its index in the replica's cover.
+    i: usize,
+}
+
+impl PartialEq for Pair {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Pair {}
+
+impl PartialOrd for Pair {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Pair {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.d
+            .total_cmp(&other.d)
+            .then(self.g.cmp(&other.g))
+            .then(self.r.cmp(&other.r))
+    }
 }
 
 /// For each candidate, the gateways within the bound of it, nearest first: (RTT, gateway).
