@@ -176,18 +176,16 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         found,
         ms(move_med) / ms(base_med).max(1e-9)
     );
+    let verdict =
+        |median: Duration, worst: Duration| match (ms(median) <= 100.0, ms(worst) <= 100.0) {
+            (true, true) => "met",
+            (true, false) => "met by the median, missed by the worst run",
+            _ => "missed",
+        };
     println!(
-        "  target: <= 100 ms per decision on 2 cores: sizing {}, re-placement {}",
-        if ms(plan_max) <= 100.0 {
-            "met"
-        } else {
-            "missed"
-        },
-        if ms(move_max) <= 100.0 {
-            "met"
-        } else {
-            "missed"
-        }
+        "  target: <= 100 ms per decision on 2 cores: sizing {}; re-placement {}",
+        verdict(plan_med, plan_max),
+        verdict(move_med, move_max)
     );
     Ok(())
 }
