@@ -206,6 +206,15 @@ def test_a_latency_objective_sizes_the_deployment(testbed):
     assert 'already sized by LatencyAutoscaler "api"' in refused.stderr, refused.stderr
     assert "spec.scaleTargetRef.name" in refused.stderr, refused.stderr
 
+    # A bad objective is refused with the field and what would be valid; nothing is stored.
+    bad = json.loads(json.dumps(LA))
+    bad["metadata"]["name"] = "bad"
+    bad["spec"]["objective"]["percentile"] = 190
+    refused = srv.kubectl("apply", "-n", ns, "-f", "-", input=json.dumps(bad), check=False)
+    assert refused.returncode != 0
+    assert "spec.objective.percentile" in refused.stderr and "0 < percentile <= 100" in refused.stderr, refused.stderr
+    assert srv.kubectl("get", "latencyautoscaler", "bad", "-n", ns, check=False).returncode != 0
+
     # 6 req/s fit one 10 req/s replica: it stays at 1, meeting the objective.
     load = Load(addresses["node-3"], port, rps=6)
     try:
