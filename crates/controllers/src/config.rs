@@ -23,6 +23,12 @@ pub struct ControllersConfig {
     pub move_cooldown: Duration,
     /// How long a moved replica's replacement may take to be Ready before the move is given up.
     pub move_surge_timeout: Duration,
+    /// How often each HorizontalPodAutoscaler is synced (Kubernetes'
+    /// `--horizontal-pod-autoscaler-sync-period`, 15 s, also the agents' metrics cadence).
+    pub hpa_sync_period: Duration,
+    /// How long a higher recommendation holds back the scale-down of an HPA without
+    /// `spec.behavior` (`--horizontal-pod-autoscaler-downscale-stabilization`, 300 s).
+    pub hpa_downscale_stabilization: Duration,
 }
 
 impl Default for ControllersConfig {
@@ -35,6 +41,8 @@ impl Default for ControllersConfig {
             latency_scale_down_window: Duration::from_secs(120),
             move_cooldown: Duration::from_secs(60),
             move_surge_timeout: Duration::from_secs(180),
+            hpa_sync_period: Duration::from_secs(15),
+            hpa_downscale_stabilization: Duration::from_secs(300),
         }
     }
 }

@@ -12,6 +12,7 @@
 //! | node lifecycle | [`node_lifecycle::decide`] | [`node_lifecycle::run`] |
 //! | DaemonSet | [`daemonset::decide`] | [`daemonset::run`] |
 //! | pod garbage collector | [`pod_gc::decide`] | [`pod_gc::run`] |
+//! | HorizontalPodAutoscaler | [`hpa::decide`] | [`hpa::run`] |
 //! | latency autoscaler (fog.brume.io LatencyAutoscaler) | [`latency_autoscaler::decide`] | [`latency_autoscaler::run`] |
 //! | re-placement (`fog.brume.io/placement: follow-users`) | [`follow_users::decide`] | [`follow_users::run`] |
 //!
@@ -43,6 +44,7 @@ pub mod error;
 pub mod events;
 pub mod expectations;
 pub mod fog_inputs;
+pub mod hpa;
 pub mod follow_users;
 pub mod intstr;
 pub mod latency_autoscaler;
@@ -82,6 +84,14 @@ pub async fn run_all(
         client.clone(),
         settings,
         config.fog_sync_period,
+    ));
+    tasks.spawn(hpa::run(
+        client.clone(),
+        config.hpa_sync_period,
+        hpa::Settings {
+            downscale_stabilization: config.hpa_downscale_stabilization,
+            ..hpa::Settings::default()
+        },
     ));
     tasks.spawn(node_lifecycle::run(client.clone(), config));
     tasks.spawn(pod_gc::run(client.clone()));
