@@ -231,7 +231,7 @@ fn resource_metric(
         .metrics
         .as_ref()
         .map_err(|e| e.clone())
-        .and_then(|items| metrics_by_pod(resource, items))
+        .and_then(|items| metrics_by_pod(resource, items, obs.now))
         .map_err(|e| {
             fail(format!(
                 "failed to get {resource} {what}: unable to get metrics for resource {resource}: {e}"

@@ -274,7 +274,7 @@ fn min_and_max_hold_the_count() {
     assert_eq!(plan.rescale.unwrap().to, 2);
     // Idle pods never go below min.
     let (pods, idle) = fleet(3, "0m", t(0));
-    let plan = sync(&h, 3, &pods, &idle, t(400), &mut History::default());
+    let plan = sync(&h, 3, &pods, &idle, t(0), &mut History::default());
     assert_eq!(plan.rescale.as_ref().map(|r| r.to), Some(2));
     assert_eq!(condition(&plan, "ScalingLimited").1, "TooFewReplicas");
     // A target scaled to zero by hand is left there.
@@ -338,6 +338,29 @@ fn without_metrics_nothing_scales_and_the_condition_says_why_once() {
 }
 
 #[test]
+fn a_stale_sample_counts_as_missing() {
+    let h = hpa(1, 10, cpu(50), None);
+    // b's agent stopped reporting two minutes ago; its last sample said it was idle. Scaling
+    // up, a missing pod counts as idle anyway: 150 % and 0 % over two pods, 75 %, ratio 1.5.
+    let pods = [pod("a"), pod("b")];
+    let metrics = [
+        usage("a", "150m", "1Mi", t(0)),
+        usage("b", "0m", "1Mi", t(-120)),
+    ];
+    let plan = sync(&h, 2, &pods, &metrics, t(0), &mut History::default());
+    assert_eq!(plan.rescale.map(|r| r.to), Some(3));
+    // Only stale samples: nothing to scale on.
+    let stale = [usage("a", "150m", "1Mi", t(-120))];
+    let plan = sync(&h, 1, &pods[..1], &stale, t(0), &mut History::default());
+    assert_eq!(plan.rescale, None);
+    assert!(
+        condition(&plan, "ScalingActive")
+            .2
+            .ends_with("did not receive metrics for targeted pods (pods might be unready)")
+    );
+}
+
+#[test]
 fn a_pod_without_a_request_is_named() {
     let h = hpa(1, 10, cpu(50), None);
     let pods = [pod_with("web-0", json!({}), "Running")];
@@ -377,7 +400,7 @@ fn unready_and_missing_pods_count_as_idle_on_a_scale_up_and_busy_on_a_scale_down
         usage("a", "10m", "1Mi", t(0)),
         usage("b", "10m", "1Mi", t(0)),
     ];
-    let plan = sync(&h, 3, &pods, &metrics, t(400), &mut History::default());
+    let plan = sync(&h, 3, &pods, &metrics, t(0), &mut History::default());
     assert_eq!(plan.rescale, None);
     assert_eq!(plan.status.desired_replicas, 3);
 }

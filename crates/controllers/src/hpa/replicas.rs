@@ -77,11 +77,18 @@ pub struct Proposal {
     pub average: i64,
 }
 
-/// The usage of `resource` of every pod listed in `items` with all its containers measured,
-/// by pod name; an error when there is nothing at all, in upstream's words.
+/// How old a sample may be and still count: the agents write every 15 s, so a sample older
+/// than four rounds comes from an agent that stopped reporting (a node cut off keeps its last
+/// PodMetrics stored). The metrics-server drops such pods; here they count as missing.
+pub const MAX_SAMPLE_AGE: Duration = Duration::from_secs(60);
+
+/// The usage of `resource` of every pod listed in `items` with all its containers measured
+/// within [`MAX_SAMPLE_AGE`] of `now`, by pod name; an error when there is nothing at all, in
+/// upstream's words.
 pub fn metrics_by_pod(
     resource: &str,
     items: &[PodMetrics],
+    now: Timestamp,
 ) -> Result<BTreeMap<String, PodMetric>, String> {
     if items.is_empty() {
         return Err("no metrics returned from resource metrics API".into());
@@ -89,11 +96,15 @@ pub fn metrics_by_pod(
     Ok(items
         .iter()
         .filter_map(|m| {
+            let timestamp = m.timestamp.as_ref()?.0;
+            if plus(timestamp, MAX_SAMPLE_AGE) < now {
+                return None;
+            }
             Some((
                 m.metadata.name.clone()?,
                 PodMetric {
                     value: i64::try_from(m.total_milli(resource)?).ok()?,
-                    timestamp: m.timestamp.as_ref()?.0,
+                    timestamp,
                     window: m.window.0,
                 },
             ))
