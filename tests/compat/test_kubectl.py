@@ -262,8 +262,17 @@ def test_get_raw_openapi_v3(brume):
 def test_api_resources(brume):
     out = brume.kubectl("api-resources").stdout
     assert table_header(out) == ["NAME", "SHORTNAMES", "APIVERSION", "NAMESPACED", "KIND"], out
-    rows = {r[0]: r for r in table_rows(out)}
+    # `pods` and `nodes` are also the resource metrics' names (metrics.k8s.io, listed after
+    # the core group, as against a cluster with the metrics-server): keep the first of each.
+    rows: dict[str, list[str]] = {}
+    for r in table_rows(out):
+        rows.setdefault(r[0], r)
     assert rows["pods"] == ["pods", "po", "v1", "true", "Pod"], out
+    metrics = [r for r in table_rows(out) if "metrics.k8s.io/v1beta1" in r]
+    assert sorted(metrics) == [
+        ["nodes", "metrics.k8s.io/v1beta1", "false", "NodeMetrics"],
+        ["pods", "metrics.k8s.io/v1beta1", "true", "PodMetrics"],
+    ], out
     assert rows["deployments"] == ["deployments", "deploy", "apps/v1", "true", "Deployment"], out
     assert rows["namespaces"] == ["namespaces", "ns", "v1", "false", "Namespace"], out
     assert rows["configmaps"] == ["configmaps", "cm", "v1", "true", "ConfigMap"], out
