@@ -108,7 +108,10 @@ mod tests {
             m[0],
             "timestamp: Required value: the end of the measuring window (RFC 3339)"
         );
-        assert_eq!(m[1], "containers[1].name: Duplicate value: \"app\": must be unique");
+        assert_eq!(
+            m[1],
+            "containers[1].name: Duplicate value: \"app\": must be unique"
+        );
         assert_eq!(
             m[2],
             "containers[2].name: Required value: the name of the container in the pod's spec.containers"
