@@ -10,7 +10,7 @@ use brume_runtime::ContainerRuntime;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
-use kube::runtime::watcher;
+use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::Value;
 use tokio::sync::watch;
 
@@ -77,7 +77,9 @@ pub async fn run(
     let node_resources = crate::downward::NodeResources::of(&crate::host::facts());
     let pods: Api<Pod> = Api::all(client.clone());
     let config = watcher::Config::default().fields(&format!("spec.nodeName={node}"));
-    let mut stream = watcher(pods, config).boxed();
+    // With backoff: without it a watch that fails at once (server gone, in-process client
+    // closed) is retried in a hot loop that starves the runtime.
+    let mut stream = watcher(pods, config).default_backoff().boxed();
     let mut workers: HashMap<String, Running> = HashMap::new();
     let mut seen_in_list: HashSet<String> = HashSet::new();
     while let Some(event) = stream.next().await {
