@@ -12,6 +12,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use serde::ser::SerializeStruct;
 use serde::{Deserialize, Serialize};
 
+use crate::own_kind::{check_type, own_kind};
 pub use crate::traffic_report::{API_VERSION, GROUP, VERSION};
 
 /// The `kind` of a LatencyAutoscaler.
@@ -203,14 +204,12 @@ impl TryFrom<Wire> for LatencyAutoscaler {
     type Error = String;
 
     fn try_from(wire: Wire) -> Result<Self, Self::Error> {
-        for (field, found, want) in [
-            ("apiVersion", &wire.api_version, API_VERSION),
-            ("kind", &wire.kind, KIND),
-        ] {
-            if let Some(found) = found.as_deref().filter(|f| *f != want) {
-                return Err(format!("{field}: {found:?} is not {want:?}"));
-            }
-        }
+        check_type(
+            wire.api_version.as_deref(),
+            wire.kind.as_deref(),
+            API_VERSION,
+            KIND,
+        )?;
         Ok(LatencyAutoscaler {
             metadata: wire.metadata.unwrap_or_default(),
             spec: wire.spec.unwrap_or_default(),
@@ -219,30 +218,16 @@ impl TryFrom<Wire> for LatencyAutoscaler {
     }
 }
 
-impl k8s_openapi::Resource for LatencyAutoscaler {
-    const API_VERSION: &'static str = API_VERSION;
-    const GROUP: &'static str = GROUP;
-    const KIND: &'static str = KIND;
-    const VERSION: &'static str = VERSION;
-    const URL_PATH_SEGMENT: &'static str = PLURAL;
-    type Scope = k8s_openapi::NamespaceResourceScope;
-}
-
-impl k8s_openapi::ListableResource for LatencyAutoscaler {
-    const LIST_KIND: &'static str = "LatencyAutoscalerList";
-}
-
-impl k8s_openapi::Metadata for LatencyAutoscaler {
-    type Ty = ObjectMeta;
-
-    fn metadata(&self) -> &ObjectMeta {
-        &self.metadata
-    }
-
-    fn metadata_mut(&mut self) -> &mut ObjectMeta {
-        &mut self.metadata
-    }
-}
+own_kind!(
+    LatencyAutoscaler,
+    API_VERSION,
+    GROUP,
+    VERSION,
+    KIND,
+    PLURAL,
+    "LatencyAutoscalerList",
+    k8s_openapi::NamespaceResourceScope
+);
 
 #[cfg(test)]
 mod tests {

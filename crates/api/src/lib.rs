@@ -10,6 +10,7 @@ pub mod error;
 pub mod latency_autoscaler;
 pub mod metrics;
 pub mod node_ports;
+mod own_kind;
 pub mod patch;
 pub mod placement;
 pub mod resource;

@@ -19,6 +19,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use serde::ser::SerializeStruct;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::own_kind::{check_type, own_kind};
+
 /// The API group of the resource metrics.
 pub const GROUP: &str = "metrics.k8s.io";
 /// The version served (the one kubectl and the HPA controller fall back to).
@@ -233,19 +235,6 @@ pub fn parse_go_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_nanos(total.round() as u64))
 }
 
-/// The fields both kinds share on the wire, after `apiVersion` and `kind`.
-fn check_type(api_version: Option<&str>, kind: Option<&str>, want: &str) -> Result<(), String> {
-    for (field, found, want) in [
-        ("apiVersion", api_version, API_VERSION),
-        ("kind", kind, want),
-    ] {
-        if let Some(found) = found.filter(|f| *f != want) {
-            return Err(format!("{field}: {found:?} is not {want:?}"));
-        }
-    }
-    Ok(())
-}
-
 impl Serialize for PodMetrics {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         // As k8s-openapi's kinds do: `apiVersion` and `kind` come from the type.
@@ -295,8 +284,13 @@ struct PodWire {
 impl<'de> Deserialize<'de> for PodMetrics {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let wire = PodWire::deserialize(deserializer)?;
-        check_type(wire.api_version.as_deref(), wire.kind.as_deref(), POD_KIND)
-            .map_err(serde::de::Error::custom)?;
+        check_type(
+            wire.api_version.as_deref(),
+            wire.kind.as_deref(),
+            API_VERSION,
+            POD_KIND,
+        )
+        .map_err(serde::de::Error::custom)?;
         Ok(PodMetrics {
             metadata: wire.metadata.unwrap_or_default(),
             timestamp: wire.timestamp,
@@ -327,8 +321,13 @@ struct NodeWire {
 impl<'de> Deserialize<'de> for NodeMetrics {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let wire = NodeWire::deserialize(deserializer)?;
-        check_type(wire.api_version.as_deref(), wire.kind.as_deref(), NODE_KIND)
-            .map_err(serde::de::Error::custom)?;
+        check_type(
+            wire.api_version.as_deref(),
+            wire.kind.as_deref(),
+            API_VERSION,
+            NODE_KIND,
+        )
+        .map_err(serde::de::Error::custom)?;
         Ok(NodeMetrics {
             metadata: wire.metadata.unwrap_or_default(),
             timestamp: wire.timestamp,
@@ -338,55 +337,26 @@ impl<'de> Deserialize<'de> for NodeMetrics {
     }
 }
 
-impl k8s_openapi::Resource for PodMetrics {
-    const API_VERSION: &'static str = API_VERSION;
-    const GROUP: &'static str = GROUP;
-    const KIND: &'static str = POD_KIND;
-    const VERSION: &'static str = VERSION;
-    const URL_PATH_SEGMENT: &'static str = POD_PLURAL;
-    type Scope = k8s_openapi::NamespaceResourceScope;
-}
-
-impl k8s_openapi::ListableResource for PodMetrics {
-    const LIST_KIND: &'static str = "PodMetricsList";
-}
-
-impl k8s_openapi::Metadata for PodMetrics {
-    type Ty = ObjectMeta;
-
-    fn metadata(&self) -> &ObjectMeta {
-        &self.metadata
-    }
-
-    fn metadata_mut(&mut self) -> &mut ObjectMeta {
-        &mut self.metadata
-    }
-}
-
-impl k8s_openapi::Resource for NodeMetrics {
-    const API_VERSION: &'static str = API_VERSION;
-    const GROUP: &'static str = GROUP;
-    const KIND: &'static str = NODE_KIND;
-    const VERSION: &'static str = VERSION;
-    const URL_PATH_SEGMENT: &'static str = NODE_PLURAL;
-    type Scope = k8s_openapi::ClusterResourceScope;
-}
-
-impl k8s_openapi::ListableResource for NodeMetrics {
-    const LIST_KIND: &'static str = "NodeMetricsList";
-}
-
-impl k8s_openapi::Metadata for NodeMetrics {
-    type Ty = ObjectMeta;
-
-    fn metadata(&self) -> &ObjectMeta {
-        &self.metadata
-    }
-
-    fn metadata_mut(&mut self) -> &mut ObjectMeta {
-        &mut self.metadata
-    }
-}
+own_kind!(
+    PodMetrics,
+    API_VERSION,
+    GROUP,
+    VERSION,
+    POD_KIND,
+    POD_PLURAL,
+    "PodMetricsList",
+    k8s_openapi::NamespaceResourceScope
+);
+own_kind!(
+    NodeMetrics,
+    API_VERSION,
+    GROUP,
+    VERSION,
+    NODE_KIND,
+    NODE_PLURAL,
+    "NodeMetricsList",
+    k8s_openapi::ClusterResourceScope
+);
 
 #[cfg(test)]
 mod tests {

@@ -13,6 +13,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use serde::ser::SerializeStruct;
 use serde::{Deserialize, Serialize};
 
+use crate::own_kind::{check_type, own_kind};
+
 /// The API group of the fog kinds.
 pub const GROUP: &str = "fog.brume.io";
 /// The version of the group TrafficReports are served in.
@@ -27,6 +29,13 @@ pub const PLURAL: &str = "trafficreports";
 pub const SERVICE_LABEL: &str = "fog.brume.io/service";
 /// The label that names the gateway node, for `-l fog.brume.io/gateway=node-3`.
 pub const GATEWAY_LABEL: &str = "fog.brume.io/gateway";
+/// A report whose `observedTime` is older than this many seconds is stale, for the scheduler
+/// and the fog controllers alike. While a Service has demand the agent rewrites its report at
+/// least every 30 s (`ReporterConfig::refresh` in crates/agent/src/traffic.rs), so 120 s is four
+/// missed refreshes: the agent has stopped (its node is down or gone) and the last rate it wrote
+/// would otherwise count forever, as nothing else removes the report while the Service lives.
+/// Four refreshes also leave room for clock skew between the agent and its readers.
+pub const STALE_AFTER_SECS: i64 = 120;
 
 /// One Service's demand at one gateway. It lives in the Service's namespace and is owned by the
 /// Service, so the garbage collector removes it with the Service.
@@ -181,14 +190,12 @@ impl TryFrom<Wire> for TrafficReport {
     type Error = String;
 
     fn try_from(wire: Wire) -> Result<Self, Self::Error> {
-        for (field, found, want) in [
-            ("apiVersion", &wire.api_version, API_VERSION),
-            ("kind", &wire.kind, KIND),
-        ] {
-            if let Some(found) = found.as_deref().filter(|f| *f != want) {
-                return Err(format!("{field}: {found:?} is not {want:?}"));
-            }
-        }
+        check_type(
+            wire.api_version.as_deref(),
+            wire.kind.as_deref(),
+            API_VERSION,
+            KIND,
+        )?;
         Ok(TrafficReport {
             metadata: wire.metadata.unwrap_or_default(),
             spec: wire.spec.unwrap_or_default(),
@@ -196,30 +203,16 @@ impl TryFrom<Wire> for TrafficReport {
     }
 }
 
-impl k8s_openapi::Resource for TrafficReport {
-    const API_VERSION: &'static str = API_VERSION;
-    const GROUP: &'static str = GROUP;
-    const KIND: &'static str = KIND;
-    const VERSION: &'static str = VERSION;
-    const URL_PATH_SEGMENT: &'static str = PLURAL;
-    type Scope = k8s_openapi::NamespaceResourceScope;
-}
-
-impl k8s_openapi::ListableResource for TrafficReport {
-    const LIST_KIND: &'static str = "TrafficReportList";
-}
-
-impl k8s_openapi::Metadata for TrafficReport {
-    type Ty = ObjectMeta;
-
-    fn metadata(&self) -> &ObjectMeta {
-        &self.metadata
-    }
-
-    fn metadata_mut(&mut self) -> &mut ObjectMeta {
-        &mut self.metadata
-    }
-}
+own_kind!(
+    TrafficReport,
+    API_VERSION,
+    GROUP,
+    VERSION,
+    KIND,
+    PLURAL,
+    "TrafficReportList",
+    k8s_openapi::NamespaceResourceScope
+);
 
 #[cfg(test)]
 mod tests {

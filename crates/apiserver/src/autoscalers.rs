@@ -14,10 +14,10 @@ use tokio::sync::MutexGuard;
 use crate::object::{from_kv, meta_str};
 use crate::{ApiError, AppState};
 
-/// The kinds that size a workload: (group, kind).
-const AUTOSCALERS: [(&str, &str); 2] = [
-    ("autoscaling", "HorizontalPodAutoscaler"),
-    ("fog.brume.io", "LatencyAutoscaler"),
+/// The kinds that size a workload: (group, apiVersion, kind).
+const AUTOSCALERS: [(&str, &str, &str); 2] = [
+    ("autoscaling", "autoscaling/v2", "HorizontalPodAutoscaler"),
+    ("fog.brume.io", "fog.brume.io/v1", "LatencyAutoscaler"),
 ];
 
 /// An autoscaler write in progress: holds the lock until the write is stored.
@@ -46,16 +46,16 @@ pub async fn begin<'a>(
     namespace: Option<&str>,
     name: &str,
 ) -> Result<Option<AutoscalerWrite<'a>>, ApiError> {
-    if !AUTOSCALERS.contains(&(info.group, info.kind)) {
+    if !AUTOSCALERS
+        .iter()
+        .any(|(group, _, kind)| *group == info.group && *kind == info.kind)
+    {
         return Ok(None);
     }
     let guard = state.autoscaler_writes.lock().await;
     let mut others = Vec::new();
-    for (group, kind) in AUTOSCALERS {
-        let Some(other) = resource::KINDS
-            .iter()
-            .find(|k| k.group == group && k.kind == kind)
-        else {
+    for (_, api_version, kind) in AUTOSCALERS {
+        let Some(other) = resource::by_kind(api_version, kind) else {
             continue;
         };
         let all = state

@@ -9,9 +9,10 @@ use brume_fog::{NodeLocation, estimate_rtt_ms};
 use k8s_openapi::api::core::v1::{Node, Service};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
-/// A report older than this is stale: the agent rewrites a live Service's report at least
-/// every 30 s, so 120 s is four missed refreshes (the scheduler uses the same bound).
-pub const STALE_AFTER: SignedDuration = SignedDuration::from_secs(120);
+/// A report older than this is stale ([`brume_api::traffic_report::STALE_AFTER_SECS`], the
+/// scheduler's bound too).
+pub const STALE_AFTER: SignedDuration =
+    SignedDuration::from_secs(brume_api::traffic_report::STALE_AFTER_SECS);
 
 /// The demand of a Deployment's Services.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -44,6 +44,7 @@ pub mod error;
 pub mod events;
 pub mod expectations;
 pub mod fog_inputs;
+pub mod fog_reads;
 pub mod follow_users;
 pub mod hpa;
 pub mod intstr;

@@ -328,33 +328,10 @@ fn attainment_of<N>(
             mean_ms: 0.0,
         };
     }
-    let mut left = rates.to_vec();
-    let mut room = vec![p.capacity_rps.max(0.0); chosen.len()];
-    let (mut within, mut weighted) = (0.0, 0.0);
-    let mut assign = |pairs: &mut Vec<(f64, usize, usize)>, left: &mut [f64]| {
-        pairs.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
-        let mut served = 0.0;
-        for &(d, g, r) in pairs.iter() {
-            let moved = left[g].min(room[r]);
-            if moved <= 0.0 {
-                continue;
-            }
-            left[g] -= moved;
-            room[r] -= moved;
-            served += moved;
-            weighted += moved * d;
-        }
-        served
-    };
-    let mut near: Vec<(f64, usize, usize)> = chosen
-        .iter()
-        .enumerate()
-        .flat_map(|(r, &c)| covers[c].iter().map(move |&(d, g)| (d, g, r)))
-        .collect();
-    within += assign(&mut near, &mut left);
+    let mut a = assign_within(covers, chosen, rates, p.capacity_rps);
     let mut far: Vec<(f64, usize, usize)> = Vec::new();
     for (g, (gateway, _)) in p.demand.iter().enumerate() {
-        if left[g] <= 0.0 {
+        if a.left[g] <= 0.0 {
             continue;
         }
         for (r, &c) in chosen.iter().enumerate() {
@@ -365,16 +342,28 @@ fn attainment_of<N>(
             }
         }
     }
-    let beyond = assign(&mut far, &mut left);
-    let served = within + beyond;
+    far.sort_by(|x, y| x.0.total_cmp(&y.0).then(x.1.cmp(&y.1)).then(x.2.cmp(&y.2)));
+    let mut served = a.within;
+    for (d, g, r) in far {
+        let moved = a.left[g].min(a.room[r]);
+        if moved > 0.0 {
+            a.left[g] -= moved;
+            a.room[r] -= moved;
+            served += moved;
+            a.weighted += moved * d;
+        }
+    }
     Attainment {
-        share: within / total,
-        mean_ms: if served > 0.0 { weighted / served } else { 0.0 },
+        share: a.within / total,
+        mean_ms: if served > 0.0 {
+            a.weighted / served
+        } else {
+            0.0
+        },
     }
 }
 
-/// The exact share within the bound of the nearest-first assignment to `chosen`: only the pairs
-/// within the bound (the covers) take part, as they all come before any pair beyond it.
+/// The exact share within the bound of the nearest-first assignment to `chosen`.
 fn share_within(
     covers: &[Vec<(f64, usize)>],
     chosen: &[usize],
@@ -385,6 +374,28 @@ fn share_within(
     if total <= 0.0 {
         return 1.0;
     }
+    assign_within(covers, chosen, rates, capacity).within / total
+}
+
+/// The nearest-first assignment to `chosen`, of the pairs within the bound only (the covers):
+/// they all come before any pair beyond it, so this is the assignment's beginning.
+struct WithinBound {
+    /// Demand still unserved, per gateway.
+    left: Vec<f64>,
+    /// Capacity still free, per chosen replica.
+    room: Vec<f64>,
+    /// Demand served within the bound.
+    within: f64,
+    /// Σ served × RTT so far.
+    weighted: f64,
+}
+
+fn assign_within(
+    covers: &[Vec<(f64, usize)>],
+    chosen: &[usize],
+    rates: &[f64],
+    capacity: f64,
+) -> WithinBound {
     // The covers are sorted already: merge them (a heap of one head per replica) rather than
     // sort all their pairs, which at 10,000 gateways means megabytes allocated per check.
     let mut heads: BinaryHeap<std::cmp::Reverse<Pair>> = chosen
@@ -396,21 +407,25 @@ fn share_within(
                 .map(|&(d, g)| std::cmp::Reverse(Pair { d, g, r, i: 0 }))
         })
         .collect();
-    let mut left = rates.to_vec();
-    let mut room = vec![capacity.max(0.0); chosen.len()];
-    let mut within = 0.0;
-    while let Some(std::cmp::Reverse(Pair { g, r, i, .. })) = heads.pop() {
-        let moved = left[g].min(room[r]);
-        left[g] -= moved;
-        room[r] -= moved;
-        within += moved;
-        if room[r] > 0.0
+    let mut out = WithinBound {
+        left: rates.to_vec(),
+        room: vec![capacity.max(0.0); chosen.len()],
+        within: 0.0,
+        weighted: 0.0,
+    };
+    while let Some(std::cmp::Reverse(Pair { d, g, r, i })) = heads.pop() {
+        let moved = out.left[g].min(out.room[r]);
+        out.left[g] -= moved;
+        out.room[r] -= moved;
+        out.within += moved;
+        out.weighted += moved * d;
+        if out.room[r] > 0.0
             && let Some(&(d, g)) = covers[chosen[r]].get(i + 1)
         {
             heads.push(std::cmp::Reverse(Pair { d, g, r, i: i + 1 }));
         }
     }
-    within / total
+    out
 }
 
 /// One (gateway, replica) pair of a cover in the merge: ordered by RTT, then gateway, then

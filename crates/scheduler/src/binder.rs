@@ -332,13 +332,7 @@ impl Loop {
             }
             PodView::Bound(node) => {
                 let terminating = pod.metadata.deletion_timestamp.is_some();
-                let move_to = pod
-                    .metadata
-                    .annotations
-                    .as_ref()
-                    .and_then(|a| a.get(brume_api::placement::MOVE_TO_ANNOTATION))
-                    .map(String::as_str)
-                    .filter(|n| !n.is_empty());
+                let move_to = crate::pod_info::move_to(&pod.metadata);
                 if !self.cache.is_bound_on(&key, node, terminating, move_to) {
                     self.cache
                         .place(Arc::new(PodInfo::from_pod(pod)), node, false);

@@ -13,14 +13,7 @@ use crate::framework::PodInfo;
 use crate::plugins::ServiceDemand;
 use crate::selector::Labels;
 
-/// A report whose `observedTime` is older than this many seconds is ignored. While a Service has
-/// demand the agent rewrites its report at least every 30 s (`ReporterConfig::refresh` in
-/// crates/agent/src/traffic.rs), so 120 s is four missed refreshes: the agent has stopped (its
-/// node is down or gone) and the last rate it wrote would otherwise draw replicas forever, as
-/// nothing else removes the report while the Service lives. Four refreshes also leave room for
-/// clock skew between agent and scheduler. A report without `observedTime` cannot be judged
-/// and counts.
-pub(crate) const STALE_AFTER_SECS: i64 = 120;
+use brume_api::traffic_report::STALE_AFTER_SECS;
 
 /// What the mirror keeps of one report.
 #[derive(Debug)]
@@ -126,7 +119,8 @@ impl Demand {
 
     /// The pod's Services — those in its namespace whose non-empty selector its labels match —
     /// and their demand summed per gateway, from the reports observed within
-    /// [`STALE_AFTER_SECS`] of `now`. Gateways come out sorted, so the result is deterministic.
+    /// [`STALE_AFTER_SECS`] of `now` (a report without `observedTime` cannot be judged and
+    /// counts: placement only leans on it). Gateways come out sorted, so the result is deterministic.
     pub(crate) fn for_pod(&self, pod: &PodInfo, now: Timestamp) -> ServiceDemand {
         let Some(in_namespace) = self.services.get(&pod.namespace) else {
             return ServiceDemand::default();

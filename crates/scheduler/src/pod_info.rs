@@ -115,6 +115,15 @@ pub struct PodInfo {
     pub move_to: Option<String>,
 }
 
+/// The node a pod's replacement goes to (`fog.brume.io/move-to`), set while the pod is moved.
+pub fn move_to(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> Option<&str> {
+    meta.annotations
+        .as_ref()?
+        .get(brume_api::placement::MOVE_TO_ANNOTATION)
+        .map(String::as_str)
+        .filter(|n| !n.is_empty())
+}
+
 impl PodInfo {
     /// Reads a pod.
     pub fn from_pod(pod: &Pod) -> PodInfo {
@@ -125,12 +134,7 @@ impl PodInfo {
             uid: meta.uid.clone().unwrap_or_default(),
             labels: meta.labels.clone().unwrap_or_default(),
             terminating: meta.deletion_timestamp.is_some(),
-            move_to: meta
-                .annotations
-                .as_ref()
-                .and_then(|a| a.get(brume_api::placement::MOVE_TO_ANNOTATION))
-                .filter(|n| !n.is_empty())
-                .cloned(),
+            move_to: move_to(meta).map(String::from),
             ..PodInfo::default()
         };
         let Some(spec) = pod.spec.as_ref() else {

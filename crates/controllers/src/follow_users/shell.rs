@@ -5,14 +5,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use brume_api::TrafficReport;
 use brume_api::placement::{
     FOLLOW_USERS, LAST_MOVE_ANNOTATION, MOVE_ANNOTATION, MOVE_TO_ANNOTATION, PLACEMENT_ANNOTATION,
     POD_DELETION_COST,
 };
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Node, Pod, Service};
+use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
@@ -23,6 +22,7 @@ use super::decide::{Inputs, Settings, Step, decide, move_state};
 use crate::error::{ControllerError, is_not_found};
 use crate::events;
 use crate::fog_inputs::{demand_of, services_for, sites};
+use crate::fog_reads::{self, FogObjects, template_labels};
 use crate::pod::selector_string;
 
 const COMPONENT: &str = "replacement-controller";
@@ -97,28 +97,12 @@ async fn reconcile(d: Arc<Deployment>, ctx: Arc<Ctx>) -> Result<Action, Controll
         .await
         .map_err(|e| ControllerError::api(format!("list pods in {ns}"), e))?
         .items;
-    let services = Api::<Service>::namespaced(client.clone(), &ns)
-        .list(&ListParams::default())
-        .await
-        .map_err(|e| ControllerError::api(format!("list services in {ns}"), e))?
-        .items;
-    let reports = Api::<TrafficReport>::namespaced(client.clone(), &ns)
-        .list(&ListParams::default())
-        .await
-        .map_err(|e| ControllerError::api(format!("list trafficreports in {ns}"), e))?
-        .items;
-    let nodes = Api::<Node>::all(client.clone())
-        .list(&ListParams::default())
-        .await
-        .map_err(|e| ControllerError::api("list nodes", e))?
-        .items;
-    let labels = d
-        .spec
-        .template
-        .metadata
-        .as_ref()
-        .and_then(|m| m.labels.clone())
-        .unwrap_or_default();
+    let FogObjects {
+        services,
+        reports,
+        nodes,
+    } = fog_reads::read(client, &ns).await?;
+    let labels = template_labels(&d);
     let now = Timestamp::now();
     let demand = demand_of(&services_for(&labels, &services, None), &reports, now);
     let sites = sites(&nodes);

@@ -230,19 +230,15 @@ fn a_move_in_progress_or_a_missing_target_holds() {
     assert_eq!(moving.scale_to, None);
     assert_eq!(moving.status.reason.as_deref(), Some("HoldingDuringMove"));
     let missing = decide(&Inputs {
+        la: &la,
         current: None,
         moving: false,
-        ..Inputs {
-            la: &la,
-            current: None,
-            moving: false,
-            demand: &d,
-            sites: &sites(),
-            recent: &[],
-            measured: None,
-            scale_down_window: SignedDuration::from_secs(60),
-            now: now(),
-        }
+        demand: &d,
+        sites: &sites(),
+        recent: &[],
+        measured: None,
+        scale_down_window: SignedDuration::from_secs(60),
+        now: now(),
     });
     assert_eq!(missing.scale_to, None);
     assert_eq!(missing.status.reason.as_deref(), Some("TargetNotFound"));

@@ -73,14 +73,14 @@ impl Windows {
             });
             if counts.count != reading.counts.count {
                 let restarted = counts.count < reading.counts.count;
-                let (n, w) = if restarted || reading.counts.count == 0 && reading.window.is_none() {
-                    // The first reading has no "before": its counters since the start are
-                    // the window only after a restart; a fresh controller waits for a change.
-                    if restarted {
-                        (counts.count, counts.within(bound_ms))
-                    } else {
-                        (0, 0)
-                    }
+                let first = reading.counts.count == 0 && reading.window.is_none();
+                let (n, w) = if restarted {
+                    // The agent's counters started again: all they hold is the window.
+                    (counts.count, counts.within(bound_ms))
+                } else if first {
+                    // No "before" to compare with: the counters since the agent started are no
+                    // window; wait for the next change.
+                    (0, 0)
                 } else {
                     (
                         counts.count - reading.counts.count,

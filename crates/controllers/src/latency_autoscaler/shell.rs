@@ -6,13 +6,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use brume_api::LatencyAutoscaler;
 use brume_api::placement::MOVE_ANNOTATION;
-use brume_api::{LatencyAutoscaler, TrafficReport};
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Node, Service};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
-use kube::api::{Api, ListParams, Patch, PatchParams};
+use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::watcher;
 use serde_json::{Value, json};
@@ -21,6 +20,7 @@ use super::decide::{Inputs, decide};
 use crate::error::{ControllerError, is_not_found};
 use crate::events;
 use crate::fog_inputs::{demand_of, services_for, sites};
+use crate::fog_reads::{self, FogObjects, template_labels};
 
 const COMPONENT: &str = "latency-autoscaler";
 
@@ -100,26 +100,12 @@ async fn reconcile(la: Arc<LatencyAutoscaler>, ctx: Arc<Ctx>) -> Result<Action, 
             ));
         }
     };
-    let labels = deployment
-        .as_ref()
-        .and_then(|d| d.spec.template.metadata.as_ref())
-        .and_then(|m| m.labels.clone())
-        .unwrap_or_default();
-    let services = Api::<Service>::namespaced(client.clone(), &ns)
-        .list(&ListParams::default())
-        .await
-        .map_err(|e| ControllerError::api(format!("list services in {ns}"), e))?
-        .items;
-    let reports = Api::<TrafficReport>::namespaced(client.clone(), &ns)
-        .list(&ListParams::default())
-        .await
-        .map_err(|e| ControllerError::api(format!("list trafficreports in {ns}"), e))?
-        .items;
-    let nodes = Api::<Node>::all(client.clone())
-        .list(&ListParams::default())
-        .await
-        .map_err(|e| ControllerError::api("list nodes", e))?
-        .items;
+    let labels = deployment.as_ref().map(template_labels).unwrap_or_default();
+    let FogObjects {
+        services,
+        reports,
+        nodes,
+    } = fog_reads::read(client, &ns).await?;
     let now = Timestamp::now();
     let fronting = services_for(&labels, &services, la.spec.service.as_deref());
     let demand = demand_of(&fronting, &reports, now);
