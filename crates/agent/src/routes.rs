@@ -16,7 +16,7 @@ use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
-use brume_fog::{NodeLocation, estimate_rtt_ms};
+use brume_fog::{NodeLocation, node_rtt_ms};
 use brume_proxy::policy::select::from_service;
 use brume_proxy::{
     Endpoint, ListenMode, ListenerSpec, Protocol, ServiceFields, ServicePort, ServicePortKey,
@@ -74,10 +74,11 @@ impl NodeMap {
     /// The estimated RTT from this node to `node` in milliseconds: 0 for this node itself,
     /// `None` when either location is unknown.
     pub fn distance_ms(&self, node: &str) -> Option<f64> {
-        if node == self.me {
-            return Some(0.0);
-        }
-        estimate_rtt_ms(self.locations.get(&self.me)?, self.locations.get(node)?)
+        node_rtt_ms(
+            node == self.me,
+            self.locations.get(&self.me),
+            self.locations.get(node),
+        )
     }
 }
 

@@ -8,6 +8,7 @@ mod data_dir;
 mod latency;
 mod local;
 mod server;
+mod sim;
 
 use clap::{Parser, Subcommand};
 
@@ -57,6 +58,9 @@ enum Command {
     /// sites without a registry.
     #[command(subcommand)]
     Image(agent::ImageCommand),
+    /// Evaluate the fog algorithms at scale on real or synthetic latency data, against the
+    /// Kubernetes baselines; writes JSON results and SVG plots.
+    Sim(sim::SimArgs),
     /// Measure Brume and print figures against a baseline.
     #[command(subcommand)]
     Bench(bench::Bench),
@@ -88,6 +92,11 @@ fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
+    let cli = match cli.command {
+        // CPU work on its own threads, with no use for a runtime.
+        Command::Sim(args) => return sim::run(args),
+        command => Cli { command },
+    };
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if matches!(cli.command, Command::Agent(_)) {
         // The kernel's own huge pages too, where it gives them unasked (`always`).
@@ -120,6 +129,7 @@ fn main() -> anyhow::Result<()> {
             Command::Nodes(args) => cli::nodes::run(args).await,
             Command::Image(c) => agent::image(c).await,
             Command::Bench(b) => bench::run(b).await,
+            Command::Sim(_) => unreachable!("run before the runtime starts"),
         }
     })
 }

@@ -60,6 +60,20 @@ pub fn estimate_rtt_ms(a: &NodeLocation, b: &NodeLocation) -> Option<f64> {
     }
 }
 
+/// The estimated RTT from a gateway node to an endpoint's node, as the proxy weighs it and the
+/// scheduler scores it: 0 to the node itself (its users cross no link to it), else
+/// [`estimate_rtt_ms`] of the two locations, `None` when either is unknown.
+pub fn node_rtt_ms(
+    same_node: bool,
+    a: Option<&NodeLocation>,
+    b: Option<&NodeLocation>,
+) -> Option<f64> {
+    if same_node {
+        return Some(0.0);
+    }
+    estimate_rtt_ms(a?, b?)
+}
+
 /// The great-circle distance in kilometres between two (latitude, longitude) points in degrees,
 /// by the haversine formula (R. W. Sinnott, "Virtues of the Haversine", Sky and Telescope,
 /// 1984) on a sphere of the Earth's mean radius.

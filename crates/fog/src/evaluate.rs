@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use crate::coordinate::Coordinate;
 use crate::error::FogError;
-use crate::matrix::RttMatrix;
+use crate::matrix::RttSource;
 use crate::vivaldi::{VivaldiConfig, VivaldiNode};
 
 /// How many reference nodes a node's own median relative error is measured against while the
@@ -119,14 +119,42 @@ pub struct VivaldiReport {
     pub resets: u64,
 }
 
+/// Up to this many nodes, the report's errors are taken over every pair; above it, over
+/// [`SAMPLED_PEERS`] random peers of each node, and the near-pair errors over a random sample of
+/// this many nodes (all pairs of 10,000 nodes would be 50 million errors to sort).
+pub const ALL_PAIRS_UP_TO: usize = 2_000;
+
+/// Random peers per node whose errors the report samples above [`ALL_PAIRS_UP_TO`] nodes.
+pub const SAMPLED_PEERS: usize = 64;
+
+/// A finished simulation: the report, and what `brume sim` goes on to use.
+#[derive(Debug, Clone)]
+pub struct VivaldiRun {
+    /// What was measured.
+    pub report: VivaldiReport,
+    /// Each node's coordinate at the end, by node index.
+    pub coordinates: Vec<Coordinate>,
+    /// The relative errors the report's median was taken over, sorted (for an error CDF).
+    pub relative_errors: Vec<f64>,
+}
+
 /// Runs Vivaldi over `matrix` as `settings` say and reports the accuracy and convergence.
 pub fn simulate_vivaldi(
-    matrix: &RttMatrix,
+    matrix: &(impl RttSource + ?Sized),
     config: &VivaldiConfig,
     settings: &SimulationSettings,
 ) -> Result<VivaldiReport, FogError> {
+    run_vivaldi(matrix, config, settings).map(|run| run.report)
+}
+
+/// Like [`simulate_vivaldi`], and also returns the coordinates and the sorted errors.
+pub fn run_vivaldi(
+    matrix: &(impl RttSource + ?Sized),
+    config: &VivaldiConfig,
+    settings: &SimulationSettings,
+) -> Result<VivaldiRun, FogError> {
     config.validate()?;
-    let n = matrix.len();
+    let n = matrix.node_count();
     if n < 3 || settings.new_hosts > n - 2 {
         return Err(FogError::BadParameter {
             name: "simulation nodes",
@@ -148,7 +176,7 @@ pub fn simulate_vivaldi(
     // `initial` is in shuffled order, so its head is a random sample of the initial nodes.
     let reference = initial[..CONVERGENCE_SAMPLE.min(initial.len())].to_vec();
     let mut sim = Simulation {
-        matrix,
+        matrix: Matrix(matrix),
         settings,
         nodes: (0..n)
             .map(|_| VivaldiNode::new(config.clone()))
@@ -169,12 +197,26 @@ pub fn simulate_vivaldi(
     for _ in 0..settings.join_rounds {
         sim.round();
     }
-    Ok(sim.report(initial, joiners))
+    let (report, relative_errors) = sim.report(initial, joiners);
+    Ok(VivaldiRun {
+        report,
+        coordinates: sim.nodes.iter().map(|n| n.coordinate().clone()).collect(),
+        relative_errors,
+    })
+}
+
+/// The RTT source behind a reference, so the simulation holds one concrete type.
+struct Matrix<'a, M: ?Sized>(&'a M);
+
+impl<M: RttSource + ?Sized> Matrix<'_, M> {
+    fn get(&self, i: usize, j: usize) -> f64 {
+        self.0.rtt_ms(i, j)
+    }
 }
 
 /// The mutable state of one run.
-struct Simulation<'a> {
-    matrix: &'a RttMatrix,
+struct Simulation<'a, M: ?Sized> {
+    matrix: Matrix<'a, M>,
     settings: &'a SimulationSettings,
     nodes: Vec<VivaldiNode<usize>>,
     active: Vec<usize>,
@@ -187,7 +229,7 @@ struct Simulation<'a> {
     rng: StdRng,
 }
 
-impl Simulation<'_> {
+impl<M: RttSource + ?Sized> Simulation<'_, M> {
     /// One round: every active node, in a random order, probes its peers.
     fn round(&mut self) {
         let mut order = self.active.clone();
@@ -268,21 +310,47 @@ impl Simulation<'_> {
         *errors.select_nth_unstable_by(middle, f64::total_cmp).1
     }
 
-    fn report(&self, initial: &[usize], joiners: &[usize]) -> VivaldiReport {
+    /// The report, and the sorted relative errors its median was taken over.
+    fn report(&self, initial: &[usize], joiners: &[usize]) -> (VivaldiReport, Vec<f64>) {
         let mut raw = Vec::new();
         let mut adjusted = Vec::new();
-        for (a, &i) in self.active.iter().enumerate() {
-            for &j in &self.active[a + 1..] {
-                let (ni, nj) = (&self.nodes[i], &self.nodes[j]);
-                let measured = self.matrix.get(i, j);
-                raw.push(relative_error(ni.coordinate(), nj.coordinate(), measured));
-                let estimate = ni.estimate_rtt_ms(nj.coordinate(), nj.adjustment_ms());
-                adjusted.push(relative_error_of(estimate, measured));
+        let mut pair = |i: usize, j: usize| {
+            let (ni, nj) = (&self.nodes[i], &self.nodes[j]);
+            let measured = self.matrix.get(i, j);
+            raw.push(relative_error(ni.coordinate(), nj.coordinate(), measured));
+            let estimate = ni.estimate_rtt_ms(nj.coordinate(), nj.adjustment_ms());
+            adjusted.push(relative_error_of(estimate, measured));
+        };
+        // A stream of its own, so sampling the report does not shift the run's draws.
+        let mut rng = StdRng::seed_from_u64(self.settings.seed ^ 0x5eed_e7a1);
+        let all_pairs = self.active.len() <= ALL_PAIRS_UP_TO;
+        if all_pairs {
+            for (a, &i) in self.active.iter().enumerate() {
+                for &j in &self.active[a + 1..] {
+                    pair(i, j);
+                }
+            }
+        } else {
+            for &i in &self.active {
+                for _ in 0..SAMPLED_PEERS {
+                    let j = self.active[rng.random_range(0..self.active.len())];
+                    if j != i {
+                        pair(i, j);
+                    }
+                }
             }
         }
+        let near_of: Vec<usize> = if all_pairs {
+            self.active.clone()
+        } else {
+            let mut sample = self.active.clone();
+            sample.shuffle(&mut rng);
+            sample.truncate(ALL_PAIRS_UP_TO);
+            sample
+        };
         let mut near = Vec::new();
         let mut near_abs = Vec::new();
-        for &i in &self.active {
+        for &i in &near_of {
             let mut by_rtt: Vec<(f64, usize)> = self
                 .active
                 .iter()
@@ -310,7 +378,7 @@ impl Simulation<'_> {
                 p90_probes: quantile_of(&at, 0.9).flatten(),
             }
         };
-        VivaldiReport {
+        let report = VivaldiReport {
             nodes: self.active.len(),
             probes_per_node: initial.first().map_or(0, |&i| self.probes[i]),
             median_relative_error: quantile(&mut raw, 0.5),
@@ -322,7 +390,9 @@ impl Simulation<'_> {
             new_host: stats(joiners),
             rejected_probes: self.rejected,
             resets: self.nodes.iter().map(|n| n.resets()).sum(),
-        }
+        };
+        raw.sort_by(f64::total_cmp);
+        (report, raw)
     }
 }
 
@@ -355,6 +425,7 @@ fn quantile_of<T: Copy>(sorted: &[T], q: f64) -> Option<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::matrix::RttMatrix;
 
     /// Hosts on a 2-D plane, 5 ms apart in a 6 × 6 grid, each with a 1 ms access link.
     fn grid() -> RttMatrix {

@@ -23,12 +23,14 @@ mod tie_break;
 pub mod vivaldi;
 
 pub use coordinate::{COORDINATES_ANNOTATION, Coordinate};
-pub use distance::estimate_rtt_ms;
+pub use distance::{estimate_rtt_ms, node_rtt_ms};
 pub use error::FogError;
-pub use evaluate::{ConvergenceStats, SimulationSettings, VivaldiReport, simulate_vivaldi};
+pub use evaluate::{
+    ConvergenceStats, SimulationSettings, VivaldiReport, VivaldiRun, run_vivaldi, simulate_vivaldi,
+};
 pub use latency_filter::LatencyFilter;
 pub use location::{GEO_ANNOTATION, NodeLocation, parse_geo};
-pub use matrix::RttMatrix;
+pub use matrix::{RttMatrix, RttSource};
 pub use placement::{
     LatencySummary, PlacementConfig, PlacementGain, latency_summary, placement_gain,
 };

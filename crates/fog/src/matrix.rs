@@ -3,6 +3,26 @@
 
 use crate::error::FogError;
 
+/// Where a simulation reads the RTT between two nodes: a measured [`RttMatrix`], or a synthetic
+/// topology too large to hold as a matrix (10,000 nodes would take 800 MB of cells) that computes
+/// each RTT on demand. Symmetric, with 0 between a node and itself.
+pub trait RttSource: Sync {
+    /// The number of nodes.
+    fn node_count(&self) -> usize;
+    /// The RTT in milliseconds between nodes `i` and `j`.
+    fn rtt_ms(&self, i: usize, j: usize) -> f64;
+}
+
+impl RttSource for RttMatrix {
+    fn node_count(&self) -> usize {
+        self.n
+    }
+
+    fn rtt_ms(&self, i: usize, j: usize) -> f64 {
+        self.get(i, j)
+    }
+}
+
 /// A symmetric square matrix of RTTs in milliseconds between nodes 0..n, with a zero diagonal.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RttMatrix {

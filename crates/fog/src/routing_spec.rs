@@ -69,6 +69,28 @@ pub enum Preference {
     SameZone,
 }
 
+impl Preference {
+    /// The candidates this preference keeps: those on the gateway's node (`SameNode`) or in its
+    /// zone (`SameZone`) when there are any, else all of them, as kube-proxy falls back when no
+    /// endpoint is close. The proxy and `brume sim` both narrow through it.
+    pub fn narrow<T: Copy>(
+        self,
+        all: Vec<T>,
+        same_node: impl Fn(T) -> bool,
+        same_zone: impl Fn(T) -> bool,
+    ) -> Vec<T> {
+        let keep = |e: T| match self {
+            Preference::None => true,
+            Preference::SameNode => same_node(e),
+            Preference::SameZone => same_zone(e),
+        };
+        if self == Preference::None || !all.iter().any(|&e| keep(e)) {
+            return all;
+        }
+        all.into_iter().filter(|&e| keep(e)).collect()
+    }
+}
+
 /// How a Service port routes: a topology preference, then a policy.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct RoutingSpec {

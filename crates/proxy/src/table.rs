@@ -16,7 +16,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::endpoint::Endpoint;
-use crate::policy::{PickContext, Policy, Preference, RoutingSpec};
+use crate::policy::{PickContext, Policy, RoutingSpec};
 
 /// The L4 protocol of a Service port (`spec.ports[].protocol`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -145,13 +145,11 @@ impl Route {
             .iter()
             .filter(|e| e.accepts_new() && !exclude.contains(&e.address))
             .collect();
-        let preferred = |e: &&Endpoint| match self.port.routing.prefer {
-            Preference::None => true,
-            Preference::SameNode => e.node == gateway.node,
-            Preference::SameZone => gateway.zone.is_some() && e.zone == gateway.zone,
-        };
-        let narrowed: Vec<&Endpoint> = all.iter().copied().filter(preferred).collect();
-        if narrowed.is_empty() { all } else { narrowed }
+        self.port.routing.prefer.narrow(
+            all,
+            |e| e.node == gateway.node,
+            |e| gateway.zone.is_some() && e.zone == gateway.zone,
+        )
     }
 
     /// Picks an endpoint for new work and counts it as started; `None` when no candidate is
@@ -336,7 +334,7 @@ fn build(old: Option<&Arc<Route>>, key: ServicePortKey, port: ServicePort) -> Ar
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::{PolicyKind, RoutingSpec};
+    use crate::policy::{PolicyKind, Preference, RoutingSpec};
 
     fn addr(i: u8) -> SocketAddr {
         SocketAddr::from(([10, 0, 0, i], 80))

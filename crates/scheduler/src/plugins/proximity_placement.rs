@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 
-use brume_fog::{NodeLocation, PlacementConfig, estimate_rtt_ms, placement_gain};
+use brume_fog::{NodeLocation, PlacementConfig, node_rtt_ms, placement_gain};
 
 use crate::framework::{CycleState, NodeInfo, PodInfo, ScorePlugin};
 use crate::selector::Labels;
@@ -97,8 +97,8 @@ fn neutral(input: &ServiceDemand) -> bool {
 /// Each candidate's score in [0, 100], in the candidates' order. Every candidate gets 0 when
 /// the pod belongs to no Service or its Services have no demand. The distance from a node to
 /// itself is 0 (users at a gateway served on that node cross no link); between two nodes it is
-/// [`estimate_rtt_ms`] of their locations, and unknown (never 0) when either node has no usable
-/// location or is not in the cluster.
+/// the estimate of their locations ([`node_rtt_ms`]), and unknown (never 0) when either node has
+/// no usable location or is not in the cluster.
 pub fn scores(
     pod: &PodInfo,
     input: &ServiceDemand,
@@ -113,10 +113,11 @@ pub fn scores(
     let locations: HashMap<&str, &NodeLocation> =
         all.iter().map(|n| (n.name.as_str(), &n.location)).collect();
     let distance = |a: &String, b: &String| {
-        if a == b {
-            return Some(0.0);
-        }
-        estimate_rtt_ms(locations.get(a.as_str())?, locations.get(b.as_str())?)
+        node_rtt_ms(
+            a == b,
+            locations.get(a.as_str()).copied(),
+            locations.get(b.as_str()).copied(),
+        )
     };
     candidates
         .iter()

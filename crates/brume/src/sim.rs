@@ -1,0 +1,200 @@
+//! `brume sim`: runs the simulator's scenarios (crates/sim) and writes their results. The raw
+//! flags are turned into `brume_sim::scenario::Settings` here; everything else is the library.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use brume_sim::engine::ServiceModel;
+use brume_sim::estimates::Distances;
+use brume_sim::report::Report;
+use brume_sim::scenario::{self, Progress, Scenario, Settings};
+use brume_sim::topology::{CitySettings, Topology};
+
+/// Evaluate the fog algorithms at scale against the Kubernetes baselines, on a measured RTT
+/// matrix or a synthetic city; writes JSON and SVG plots.
+#[derive(clap::Args, Debug)]
+pub struct SimArgs {
+    /// routing, placement, vivaldi, or all.
+    #[arg(long, default_value = "routing")]
+    scenario: String,
+    /// An RTT matrix in milliseconds, one tab-separated row per line (e.g.
+    /// ../shared/data/planetlab-490-rtt-ms.tsv); without it, a synthetic city of --nodes nodes.
+    #[arg(long, value_name = "FILE")]
+    latency_matrix: Option<PathBuf>,
+    /// A later measurement of the same nodes, for the Vivaldi scenario's drift.
+    #[arg(long, value_name = "FILE")]
+    later_matrix: Option<PathBuf>,
+    /// Nodes of the synthetic city (ignored with --latency-matrix).
+    #[arg(long, default_value_t = 1000)]
+    nodes: usize,
+    /// Users in all.
+    #[arg(long, default_value_t = Settings::default().users)]
+    users: usize,
+    /// Requests simulated in all, shared evenly by the variants compared.
+    #[arg(long, default_value_t = Settings::default().requests)]
+    requests: u64,
+    /// Replicas of the simulated Service.
+    #[arg(long, default_value_t = Settings::default().replicas)]
+    replicas: usize,
+    /// Demand hotspots.
+    #[arg(long, default_value_t = Settings::default().hotspots)]
+    hotspots: usize,
+    /// Zones for the Kubernetes topology-aware baseline (clustered from the RTTs).
+    #[arg(long, default_value_t = Settings::default().zones)]
+    zones: usize,
+    /// The α values of proximity routing to compare, comma-separated.
+    #[arg(long, value_delimiter = ',', default_values_t = Settings::default().alphas)]
+    alphas: Vec<f64>,
+    /// The offered load as a share of the replicas' capacity.
+    #[arg(long, default_value_t = Settings::default().utilisation)]
+    utilisation: f64,
+    /// The latency bound of the SLO, in ms.
+    #[arg(long, default_value_t = Settings::default().slo_ms)]
+    slo_ms: f64,
+    /// The mean service time of a request, in ms.
+    #[arg(long, default_value_t = ServiceModel::default().mean_service_ms)]
+    service_ms: f64,
+    /// Route and place by Vivaldi estimates (as the live system does) or by the true RTTs.
+    #[arg(long, default_value = "vivaldi", value_parser = ["vivaldi", "measured"])]
+    distances: String,
+    /// The seed: the same seed gives the same results.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Where the JSON and SVG files go.
+    #[arg(long, default_value = "brume-sim")]
+    out: PathBuf,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+impl SimArgs {
+    fn settings(&self) -> Settings {
+        Settings {
+            users: self.users,
+            requests: self.requests,
+            replicas: self.replicas,
+            hotspots: self.hotspots,
+            zones: self.zones,
+            alphas: self.alphas.clone(),
+            utilisation: self.utilisation,
+            slo_ms: self.slo_ms,
+            service: ServiceModel {
+                mean_service_ms: self.service_ms,
+                ..ServiceModel::default()
+            },
+            distances: if self.distances == "measured" {
+                Distances::Measured
+            } else {
+                Distances::Vivaldi
+            },
+            seed: self.seed,
+            ..Settings::default()
+        }
+    }
+}
+
+/// Runs `brume sim`.
+pub fn run(args: SimArgs) -> anyhow::Result<()> {
+    let scenarios: Vec<Scenario> = if args.scenario == "all" {
+        Scenario::ALL.to_vec()
+    } else {
+        vec![Scenario::parse(&args.scenario)?]
+    };
+    let started = Instant::now();
+    let topology = match &args.latency_matrix {
+        Some(path) => Topology::from_file(path)?,
+        None => {
+            if args.nodes < 3 {
+                anyhow::bail!("--nodes is {}; valid: at least 3", args.nodes);
+            }
+            Topology::city(&CitySettings::new(args.nodes, args.seed))
+        }
+    };
+    let later = match &args.later_matrix {
+        Some(path) => Some(Topology::from_file(path)?),
+        None => None,
+    };
+    let settings = args.settings();
+    settings.validate(&topology)?;
+    let command = command_line();
+    let mut requests = 0;
+    for scenario in scenarios {
+        let progress = Progress::default();
+        let report = with_progress(&progress, args.quiet, scenario.name(), || {
+            scenario::run(
+                scenario,
+                &topology,
+                later.as_ref(),
+                &settings,
+                &command,
+                &progress,
+            )
+        })?;
+        requests += report.requests;
+        print(&report);
+        let written = report
+            .write(&args.out)
+            .with_context(|| format!("writing the {} results", scenario.name()))?;
+        for path in written {
+            println!("wrote {}", path.display());
+        }
+        println!();
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    println!(
+        "{} nodes, {} users, {requests} requests simulated in {elapsed:.1} s ({:.0} requests/s)",
+        topology.len(),
+        settings.users,
+        requests as f64 / elapsed.max(1e-9),
+    );
+    Ok(())
+}
+
+/// The command line as typed, for the report.
+fn command_line() -> String {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    format!("brume {}", args.join(" "))
+}
+
+/// Runs `work` while a progress bar on standard error follows `progress`.
+fn with_progress<T>(progress: &Progress, quiet: bool, name: &str, work: impl FnOnce() -> T) -> T {
+    if quiet {
+        return work();
+    }
+    let bar = indicatif::ProgressBar::new(1);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{prefix:>9} [{bar:40}] {percent:>3}% {elapsed}")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(name.to_string());
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let out = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let (d, t) = progress.get();
+                bar.set_length(t.max(1));
+                bar.set_position(d);
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+        let out = work();
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        out
+    });
+    bar.finish_and_clear();
+    out
+}
+
+fn print(report: &Report) {
+    println!(
+        "== {} on {} ({} nodes, seed {})",
+        report.scenario, report.topology, report.nodes, report.seed
+    );
+    println!("{}", report.table.render());
+    for h in &report.headline {
+        println!("  {}: {:.3} {}", h.label, h.value, h.unit);
+    }
+}

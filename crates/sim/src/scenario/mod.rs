@@ -1,0 +1,341 @@
+//! The scenarios `brume sim --scenario` runs, one file each, and what they share: the settings,
+//! the setup (topology, coordinates, zones, users), and the progress counter the command line
+//! draws its bar from.
+
+pub mod placement;
+pub mod routing;
+pub mod vivaldi;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::Serialize;
+
+use crate::engine::{Engine, ServiceModel};
+use crate::error::SimError;
+use crate::estimates::{Distances, Estimates};
+use crate::report::Report;
+use crate::router::Routing;
+use crate::topology::Topology;
+use crate::users::{DemandShape, Population};
+use crate::zones;
+
+/// The scenarios.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scenario {
+    /// The routing trade-off: latency against load imbalance over α, against the Kubernetes
+    /// policies, on one placement.
+    Routing,
+    /// Placement against the baselines and, on small instances, the exhaustive optimum.
+    Placement,
+    /// How well Vivaldi coordinates predict the RTTs, and how fast they converge.
+    Vivaldi,
+}
+
+impl Scenario {
+    /// Every scenario, in the order `--scenario all` runs them.
+    pub const ALL: [Scenario; 3] = [Scenario::Routing, Scenario::Placement, Scenario::Vivaldi];
+
+    /// The name on the command line and in file names.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Scenario::Routing => "routing",
+            Scenario::Placement => "placement",
+            Scenario::Vivaldi => "vivaldi",
+        }
+    }
+
+    /// The scenario named `name`.
+    pub fn parse(name: &str) -> Result<Scenario, SimError> {
+        Scenario::ALL
+            .into_iter()
+            .find(|s| s.name() == name)
+            .ok_or_else(|| SimError::Setting {
+                name: "--scenario",
+                value: format!("{name:?}"),
+                valid: format!(
+                    "one of {}, or all",
+                    Scenario::ALL.map(|s| s.name()).join(", ")
+                ),
+            })
+    }
+}
+
+/// What every scenario reads.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Settings {
+    /// Users in all.
+    pub users: usize,
+    /// Requests simulated in all, shared evenly by the variants a scenario compares.
+    pub requests: u64,
+    /// Replicas of the Service.
+    pub replicas: usize,
+    /// Demand hotspots.
+    pub hotspots: usize,
+    /// Zones for the Kubernetes topology-aware baseline.
+    pub zones: usize,
+    /// The α values of Brume's proximity routing to compare.
+    pub alphas: Vec<f64>,
+    /// The α Brume runs by default (the proxy's), whose figures are the headline.
+    pub default_alpha: f64,
+    /// The offered load as a share of the replicas' total capacity.
+    pub utilisation: f64,
+    /// The latency bound counted as meeting the SLO, in ms.
+    pub slo_ms: f64,
+    /// How replicas serve.
+    pub service: ServiceModel,
+    /// Which distances the proxies and the scheduler see.
+    pub distances: Distances,
+    /// Small instances for the exhaustive optimum.
+    pub small_instances: usize,
+    /// Nodes in each small instance.
+    pub small_nodes: usize,
+    /// The seed of everything.
+    pub seed: u64,
+}
+
+impl Default for Settings {
+    /// 100,000 users, 1,000,000 requests, 10 replicas around 8 hotspots, 8 zones, α from 0 to
+    /// 1, at 60 % of capacity, a 30 ms SLO, Vivaldi distances, seed 1.
+    fn default() -> Settings {
+        Settings {
+            users: 100_000,
+            requests: 1_000_000,
+            replicas: 10,
+            hotspots: 8,
+            zones: 8,
+            alphas: vec![0.0, 0.25, 0.5, 0.7, 0.8, 0.9, 0.95, 1.0],
+            default_alpha: brume_fog::ProximityParams::default().alpha,
+            utilisation: 0.6,
+            slo_ms: 30.0,
+            service: ServiceModel::default(),
+            distances: Distances::Vivaldi,
+            small_instances: 10,
+            small_nodes: 16,
+            seed: 1,
+        }
+    }
+}
+
+fn bad(name: &'static str, value: impl std::fmt::Display, valid: &str) -> SimError {
+    SimError::Setting {
+        name,
+        value: value.to_string(),
+        valid: valid.into(),
+    }
+}
+
+impl Settings {
+    /// Checks every setting against the topology it will run on.
+    pub fn validate(&self, topology: &Topology) -> Result<(), SimError> {
+        let n = topology.len();
+        if n < 3 {
+            return Err(bad("nodes", n, "at least 3 nodes"));
+        }
+        if self.users == 0 {
+            return Err(bad("--users", 0, "at least 1"));
+        }
+        if self.requests == 0 {
+            return Err(bad("--requests", 0, "at least 1"));
+        }
+        if self.replicas == 0 || self.replicas > n {
+            return Err(bad(
+                "--replicas",
+                self.replicas,
+                &format!("1 to the number of nodes ({n})"),
+            ));
+        }
+        if self.hotspots > n {
+            return Err(bad(
+                "--hotspots",
+                self.hotspots,
+                &format!("0 to the number of nodes ({n})"),
+            ));
+        }
+        if self.zones == 0 {
+            return Err(bad("--zones", 0, "at least 1"));
+        }
+        for &a in self.alphas.iter().chain([&self.default_alpha]) {
+            if !(0.0..=1.0).contains(&a) {
+                return Err(bad("--alphas", a, "numbers in [0, 1]"));
+            }
+        }
+        if !(self.utilisation > 0.0 && self.utilisation <= 2.0) {
+            return Err(bad(
+                "--utilisation",
+                self.utilisation,
+                "a share of capacity in (0, 2]",
+            ));
+        }
+        if !(self.slo_ms.is_finite() && self.slo_ms > 0.0) {
+            return Err(bad("--slo-ms", self.slo_ms, "a number of ms > 0"));
+        }
+        if !(self.service.mean_service_ms.is_finite() && self.service.mean_service_ms > 0.0) {
+            return Err(bad(
+                "--service-ms",
+                self.service.mean_service_ms,
+                "a number of ms > 0",
+            ));
+        }
+        if self.small_nodes < 3 || self.small_nodes > n {
+            return Err(bad(
+                "--small-nodes",
+                self.small_nodes,
+                &format!("3 to the number of nodes ({n})"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The offered request rate: `utilisation` of the replicas' capacity.
+    pub fn rate_rps(&self) -> f64 {
+        self.utilisation * self.replicas as f64 * self.service.capacity_rps()
+    }
+}
+
+/// How far a run has got, for a progress bar: units done out of a total that a scenario sets
+/// when it knows it.
+#[derive(Debug, Default)]
+pub struct Progress {
+    done: AtomicU64,
+    total: AtomicU64,
+}
+
+impl Progress {
+    /// Adds to the total.
+    pub fn plan(&self, units: u64) {
+        self.total.fetch_add(units, Ordering::Relaxed);
+    }
+
+    /// Counts units done.
+    pub fn advance(&self, units: u64) {
+        self.done.fetch_add(units, Ordering::Relaxed);
+    }
+
+    /// (done, total).
+    pub fn get(&self) -> (u64, u64) {
+        (
+            self.done.load(Ordering::Relaxed),
+            self.total.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// What every request-level scenario starts from.
+pub struct Setup<'a> {
+    /// The topology.
+    pub topology: &'a Topology,
+    /// What the nodes believe the RTTs are.
+    pub estimates: Estimates,
+    /// Each node's zone for the Kubernetes baseline.
+    pub zones: Vec<u16>,
+    /// Where the demand is concentrated.
+    pub shape: DemandShape,
+    /// The users.
+    pub users: Population,
+    /// Users per gateway, the rate per gateway in users.
+    pub demand: Vec<(usize, f64)>,
+}
+
+impl<'a> Setup<'a> {
+    /// Computes coordinates, zones and users for `settings` on `topology`.
+    pub fn new(topology: &'a Topology, settings: &Settings) -> Result<Setup<'a>, SimError> {
+        settings.validate(topology)?;
+        let estimates = Estimates::compute(topology, settings.distances, settings.seed)?;
+        let zones = zones::cluster(topology, settings.zones);
+        let shape = DemandShape::random(topology, settings.hotspots, settings.seed);
+        let users = Population::draw(topology, &shape, settings.users, settings.seed);
+        let demand = users.demand(topology.len(), 1.0);
+        Ok(Setup {
+            topology,
+            estimates,
+            zones,
+            shape,
+            users,
+            demand,
+        })
+    }
+}
+
+/// Requests per progress step: the engine runs in chunks of this many and counts each.
+const CHUNK: u64 = 50_000;
+
+/// Runs `requests` requests with `routing` over replicas on `nodes`, counting progress; returns
+/// the engine, drained.
+pub fn run_static<'a>(
+    setup: &'a Setup<'_>,
+    settings: &Settings,
+    routing: Routing,
+    nodes: &[usize],
+    requests: u64,
+    progress: &Progress,
+) -> Engine<'a> {
+    let mut engine = Engine::new(
+        setup.topology,
+        &setup.estimates,
+        &setup.zones,
+        routing,
+        settings.service,
+        settings.slo_ms,
+        settings.seed,
+    );
+    for &node in nodes {
+        engine.add_replica(node);
+    }
+    let rate = settings.rate_rps();
+    while engine.issued() < requests {
+        let next = (engine.issued() + CHUNK).min(requests);
+        let before = engine.issued();
+        engine.run_until(f64::INFINITY, next, &setup.users, rate);
+        progress.advance(engine.issued() - before);
+    }
+    engine.drain();
+    engine
+}
+
+/// Runs `jobs` on up to as many threads as the machine has cores, keeping their order; each job
+/// is deterministic on its own, so the results do not depend on the threads.
+pub fn parallel<T: Send, R: Send>(jobs: Vec<T>, run: impl Fn(T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(jobs.len())
+        .max(1);
+    let mut slots: Vec<Option<R>> = (0..jobs.len()).map(|_| None).collect();
+    let queue = std::sync::Mutex::new(jobs.into_iter().enumerate().collect::<Vec<_>>());
+    let results = std::sync::Mutex::new(&mut slots);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    let job = queue.lock().expect("queue").pop();
+                    let Some((i, job)) = job else { break };
+                    let r = run(job);
+                    results.lock().expect("results")[i] = Some(r);
+                }
+            });
+        }
+    });
+    slots
+        .into_iter()
+        .map(|r| r.expect("every job ran"))
+        .collect()
+}
+
+/// Runs one scenario on `topology`; `later` is a later measurement of the same nodes for the
+/// Vivaldi scenario, and `command` the command line recorded in the report.
+pub fn run(
+    scenario: Scenario,
+    topology: &Topology,
+    later: Option<&Topology>,
+    settings: &Settings,
+    command: &str,
+    progress: &Progress,
+) -> Result<Report, SimError> {
+    let mut report = match scenario {
+        Scenario::Routing => routing::run(topology, settings, progress)?,
+        Scenario::Placement => placement::run(topology, settings, progress)?,
+        Scenario::Vivaldi => vivaldi::run(topology, later, settings, progress)?,
+    };
+    report.command = command.to_string();
+    Ok(report)
+}
