@@ -67,6 +67,16 @@ impl Estimates {
         }
     }
 
+    /// Estimates from given coordinates, one per node (fixtures shared with the live system).
+    pub fn from_coordinates(coordinates: Vec<Coordinate>) -> Estimates {
+        Estimates {
+            kind: Distances::Vivaldi,
+            locations: coordinates.into_iter().map(location).collect(),
+            vivaldi: None,
+            relative_errors: Vec::new(),
+        }
+    }
+
     /// The estimates of the nodes `nodes`, renumbered in that order (for small instances cut
     /// out of a large topology, which keep the coordinates the large run computed).
     pub fn subset(&self, nodes: &[usize]) -> Estimates {
