@@ -14,7 +14,47 @@ use brume_sim::topology::{CitySettings, Topology};
 /// Evaluate the fog algorithms at scale against the Kubernetes baselines, on a measured RTT
 /// matrix or a synthetic city; writes JSON and SVG plots.
 #[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct SimArgs {
+    #[command(subcommand)]
+    command: Option<SimCommand>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum SimCommand {
+    /// Run the evaluation suite (every claim's run) and write EVALUATION.md and its figures.
+    Evaluation(EvaluationArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct EvaluationArgs {
+    /// The folder holding the PlanetLab matrices.
+    #[arg(long, default_value = "../shared/data")]
+    data: String,
+    /// Where EVALUATION.md goes; the runs' files go under its `evaluation/` folder.
+    #[arg(long, default_value = "docs")]
+    out: PathBuf,
+    /// Leave out the 10,000-node run (about a minute on 2 cores).
+    #[arg(long)]
+    skip_scale: bool,
+}
+
+/// The wall-clock target of the scale run (issue 6).
+const SCALE_TARGET_SECONDS: f64 = 60.0;
+
+/// `brume sim` typed with the flags of one run alone (how the evaluation parses its runs).
+#[derive(clap::Parser, Debug)]
+#[command(name = "brume sim")]
+struct RunOnly {
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+/// The flags of one run.
+#[derive(clap::Args, Debug)]
+struct RunArgs {
     /// routing, placement, vivaldi, or all.
     #[arg(long, default_value = "routing")]
     scenario: String,
@@ -69,7 +109,7 @@ pub struct SimArgs {
     quiet: bool,
 }
 
-impl SimArgs {
+impl RunArgs {
     fn settings(&self) -> Settings {
         Settings {
             users: self.users,
@@ -97,12 +137,32 @@ impl SimArgs {
 
 /// Runs `brume sim`.
 pub fn run(args: SimArgs) -> anyhow::Result<()> {
+    match args.command {
+        Some(SimCommand::Evaluation(e)) => evaluation(e),
+        None => {
+            let started = Instant::now();
+            let reports = execute(&args.run, &command_line())?;
+            let requests: u64 = reports.iter().map(|r| r.requests).sum();
+            let elapsed = started.elapsed().as_secs_f64();
+            println!(
+                "{} nodes, {} users, {requests} requests simulated in {elapsed:.1} s \
+                 ({:.0} requests/s)",
+                reports.first().map_or(0, |r| r.nodes),
+                args.run.users,
+                requests as f64 / elapsed.max(1e-9),
+            );
+            Ok(())
+        }
+    }
+}
+
+/// Runs the scenarios one run asks for, prints and writes their reports.
+fn execute(args: &RunArgs, command: &str) -> anyhow::Result<Vec<Report>> {
     let scenarios: Vec<Scenario> = if args.scenario == "all" {
         Scenario::ALL.to_vec()
     } else {
         vec![Scenario::parse(&args.scenario)?]
     };
-    let started = Instant::now();
     let topology = match &args.latency_matrix {
         Some(path) => Topology::from_file(path)?,
         None => {
@@ -118,8 +178,7 @@ pub fn run(args: SimArgs) -> anyhow::Result<()> {
     };
     let settings = args.settings();
     settings.validate(&topology)?;
-    let command = command_line();
-    let mut requests = 0;
+    let mut reports = Vec::new();
     for scenario in scenarios {
         let progress = Progress::default();
         let report = with_progress(&progress, args.quiet, scenario.name(), || {
@@ -128,11 +187,10 @@ pub fn run(args: SimArgs) -> anyhow::Result<()> {
                 &topology,
                 later.as_ref(),
                 &settings,
-                &command,
+                command,
                 &progress,
             )
         })?;
-        requests += report.requests;
         print(&report);
         let written = report
             .write(&args.out)
@@ -141,14 +199,46 @@ pub fn run(args: SimArgs) -> anyhow::Result<()> {
             println!("wrote {}", path.display());
         }
         println!();
+        reports.push(report);
     }
-    let elapsed = started.elapsed().as_secs_f64();
-    println!(
-        "{} nodes, {} users, {requests} requests simulated in {elapsed:.1} s ({:.0} requests/s)",
-        topology.len(),
-        settings.users,
-        requests as f64 / elapsed.max(1e-9),
-    );
+    Ok(reports)
+}
+
+/// Runs the evaluation suite and writes EVALUATION.md.
+fn evaluation(args: EvaluationArgs) -> anyhow::Result<()> {
+    let mut done = Vec::new();
+    for run in brume_sim::evaluation::SUITE {
+        if args.skip_scale && run.name.starts_with("scale") {
+            continue;
+        }
+        let out = args.out.join("evaluation").join(run.name);
+        let out = out.to_string_lossy();
+        let arguments = run.arguments(&args.data, &out);
+        let parsed = <RunOnly as clap::Parser>::try_parse_from(
+            std::iter::once("brume sim".to_string()).chain(arguments),
+        )
+        .with_context(|| format!("the arguments of run {}", run.name))?;
+        let command = run.command(&args.data, &out);
+        println!("$ {command}");
+        let started = Instant::now();
+        let reports = execute(&parsed.run, &command)?;
+        let seconds = started.elapsed().as_secs_f64();
+        for report in reports {
+            done.push(brume_sim::evaluation::Finished {
+                run: run.clone(),
+                report,
+                seconds,
+                command: command.clone(),
+            });
+        }
+    }
+    let path = args.out.join("EVALUATION.md");
+    std::fs::write(
+        &path,
+        brume_sim::evaluation::markdown(&done, SCALE_TARGET_SECONDS),
+    )
+    .with_context(|| format!("writing {}", path.display()))?;
+    println!("wrote {}", path.display());
     Ok(())
 }
 

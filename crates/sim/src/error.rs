@@ -10,28 +10,29 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum SimError {
     /// A file could not be read.
-    #[error("cannot read {}: {source}", path.display())]
+    // The cause is in the message, and not also a `source`, so that it is printed once.
+    #[error("cannot read {}: {cause}", path.display())]
     Read {
         /// The file.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// A latency matrix file is not a valid RTT matrix.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {cause}", path.display())]
     Matrix {
         /// The file.
         path: PathBuf,
         /// What is wrong with it, with the line and column.
-        source: FogError,
+        cause: FogError,
     },
     /// A result could not be written.
-    #[error("cannot write {}: {source}", path.display())]
+    #[error("cannot write {}: {cause}", path.display())]
     Write {
         /// The file or folder.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// A setting is out of range.
     #[error("{name} is {value}; valid: {valid}")]

@@ -1,5 +1,5 @@
 //! A latency histogram with logarithmic buckets: 0.5 % wide from 0.01 ms up, so quantiles are
-//! good to half a percent, recording costs one logarithm, and ten million samples take 15 KB.
+//! good to half a percent, recording costs one logarithm, and ten million samples take 29 KB.
 
 use serde::Serialize;
 
@@ -7,8 +7,9 @@ use serde::Serialize;
 const FLOOR_MS: f64 = 0.01;
 /// Each bucket's upper edge is this times its lower edge.
 const GROWTH: f64 = 1.005;
-/// Buckets up to 0.01 ms × 1.005^2400, about 1,600 s.
-const BUCKETS: usize = 2400;
+/// Buckets up to 0.01 ms × 1.005^3600, about 640 s: an overloaded replica's queue can hold a
+/// request for minutes, and its quantiles must not be clipped.
+const BUCKETS: usize = 3600;
 
 /// Latencies recorded one by one, summarised as quantiles and a CDF.
 #[derive(Debug, Clone, PartialEq)]

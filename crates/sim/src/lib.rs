@@ -11,15 +11,16 @@
 pub mod engine;
 pub mod error;
 pub mod estimates;
+pub mod evaluation;
 pub mod figure;
 pub mod histogram;
+pub mod placement;
 pub mod plot;
+pub mod report;
 pub mod router;
+pub mod scenario;
 pub mod topology;
 pub mod users;
 pub mod zones;
 
 pub use error::SimError;
-pub mod placement;
-pub mod report;
-pub mod scenario;

@@ -115,15 +115,15 @@ impl Report {
     /// Writes `<scenario>.json` and the figures' SVGs into `dir` (created if missing); returns
     /// the files written.
     pub fn write(&self, dir: &Path) -> Result<Vec<PathBuf>, SimError> {
-        std::fs::create_dir_all(dir).map_err(|source| SimError::Write {
+        std::fs::create_dir_all(dir).map_err(|cause| SimError::Write {
             path: dir.to_path_buf(),
-            source,
+            cause,
         })?;
         let json = dir.join(format!("{}.json", self.scenario));
         let text = serde_json::to_string_pretty(self).expect("a report serialises");
-        std::fs::write(&json, text + "\n").map_err(|source| SimError::Write {
+        std::fs::write(&json, text + "\n").map_err(|cause| SimError::Write {
             path: json.clone(),
-            source,
+            cause,
         })?;
         let mut written = vec![json];
         for figure in &self.figures {

@@ -141,13 +141,13 @@ impl Topology {
     /// A measured matrix read from `path`: rows of tab- or space-separated milliseconds. Errors
     /// name the file, and the line and column of a bad cell.
     pub fn from_file(path: &Path) -> Result<Topology, SimError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SimError::Read {
+        let text = std::fs::read_to_string(path).map_err(|cause| SimError::Read {
             path: path.to_path_buf(),
-            source,
+            cause,
         })?;
-        let matrix = RttMatrix::parse_tsv(&text).map_err(|source| SimError::Matrix {
+        let matrix = RttMatrix::parse_tsv(&text).map_err(|cause| SimError::Matrix {
             path: path.to_path_buf(),
-            source,
+            cause,
         })?;
         let name = path.file_name().map_or_else(
             || path.display().to_string(),

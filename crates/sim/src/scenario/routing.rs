@@ -136,6 +136,21 @@ fn report(
             "%",
         ),
         headline(
+            "network_mean_cut_vs_random",
+            &format!(
+                "network part (gateway to replica RTT) of the mean cut by Brume α={alpha} \
+                 against Kubernetes random routing"
+            ),
+            cut(random.network.mean_ms, brume.network.mean_ms),
+            "%",
+        ),
+        headline(
+            "nearest_network_mean_cut_vs_random",
+            "network mean cut of the nearest replica (no guard) against Kubernetes random routing",
+            cut(random.network.mean_ms, outcomes[2].network.mean_ms),
+            "%",
+        ),
+        headline(
             "imbalance",
             &format!("max/mean requests per replica under Brume α={alpha}"),
             brume.imbalance,
