@@ -33,6 +33,7 @@ pub use location::{GEO_ANNOTATION, NodeLocation, parse_geo};
 pub use matrix::{RttMatrix, RttSource};
 pub use placement::{
     LatencySummary, PlacementConfig, PlacementGain, latency_summary, placement_gain,
+    placement_scores,
 };
 pub use probe_plan::ProbePlan;
 pub use routing::{ProximityParams, overload_mask, pick_weighted, proximity_weights};

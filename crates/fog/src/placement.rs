@@ -109,18 +109,7 @@ pub fn placement_gain<N>(
     with_candidate.push(candidate);
     let after = latency_summary(demand, &with_candidate, &distance_ms, config);
     let score = match (before, after) {
-        (Some(b), Some(a)) => {
-            let cut = |before: f64, after: f64| {
-                if before > 0.0 {
-                    ((before - after) / before).clamp(0.0, 1.0)
-                } else {
-                    0.0
-                }
-            };
-            let w = config.tail_weight.clamp(0.0, 1.0);
-            let combined = (1.0 - w) * cut(b.mean_ms, a.mean_ms) + w * cut(b.tail_ms, a.tail_ms);
-            100.0 * combined.clamp(0.0, 1.0)
-        }
+        (Some(b), Some(a)) => combined_score(b.mean_ms, b.tail_ms, &a, config),
         _ => 0.0,
     };
     PlacementGain {
@@ -128,6 +117,66 @@ pub fn placement_gain<N>(
         after,
         score,
     }
+}
+
+/// The score in [0, 100] of each candidate for one more replica, in the candidates' order.
+///
+/// With replicas already running, each is [`placement_gain`]'s: the cut of the current latency.
+/// With none, every candidate "cuts" the demand from unknown (charged `unknown_latency_ms`) to
+/// something, so all would score alike (from 1000 ms to 10 or to 60 ms is a 99 % or a 94 % cut)
+/// and the resource scores would place the first replica as if blind; `brume sim` measured
+/// this. The first replica is therefore scored against the average candidate: the cut of the
+/// mean and tail latency a replica on a node picked at random would give, so the candidates
+/// nearer than average to the demand score above 0 and the best one most.
+pub fn placement_scores<N>(
+    demand: &[(N, f64)],
+    replicas: &[N],
+    candidates: &[&N],
+    distance_ms: impl Fn(&N, &N) -> Option<f64>,
+    config: &PlacementConfig,
+) -> Vec<f64> {
+    if !replicas.is_empty() {
+        return candidates
+            .iter()
+            .map(|c| placement_gain(demand, replicas, c, &distance_ms, config).score)
+            .collect();
+    }
+    // A candidate with no known distance counts in the average at `unknown_latency_ms`, as
+    // everywhere here: when only the gateway itself is known (its distance to itself is 0), it
+    // still stands out.
+    let alone: Vec<Option<LatencySummary>> = candidates
+        .iter()
+        .map(|c| latency_summary(demand, &[*c], &distance_ms, config))
+        .collect();
+    let known: Vec<&LatencySummary> = alone.iter().flatten().collect();
+    if known.is_empty() {
+        return vec![0.0; candidates.len()];
+    }
+    let average = |f: fn(&LatencySummary) -> f64| {
+        known.iter().map(|s| f(s)).sum::<f64>() / known.len() as f64
+    };
+    let (mean, tail) = (average(|s| s.mean_ms), average(|s| s.tail_ms));
+    alone
+        .iter()
+        .map(|after| match after {
+            Some(a) => combined_score(mean, tail, a, config),
+            None => 0.0,
+        })
+        .collect()
+}
+
+/// 100 × the weighted relative cut from (`mean`, `tail`) to `after`, in [0, 100].
+fn combined_score(mean: f64, tail: f64, after: &LatencySummary, config: &PlacementConfig) -> f64 {
+    let cut = |before: f64, after: f64| {
+        if before > 0.0 {
+            ((before - after) / before).clamp(0.0, 1.0)
+        } else {
+            0.0
+        }
+    };
+    let w = config.tail_weight.clamp(0.0, 1.0);
+    let combined = (1.0 - w) * cut(mean, after.mean_ms) + w * cut(tail, after.tail_ms);
+    100.0 * combined.clamp(0.0, 1.0)
 }
 
 /// The smallest latency L such that at least `q` of the demand has latency <= L.
@@ -239,6 +288,56 @@ mod tests {
             latency_summary(&demand, &[&"x"], distance, &PlacementConfig::default()).unwrap();
         assert_eq!(only_unknown.mean_ms, 1000.0);
         assert_eq!(only_unknown.unknown_rate, 10.0);
+    }
+
+    #[test]
+    fn the_first_replica_is_scored_against_the_average_candidate() {
+        // Demand at g; near is 8 ms away, far 90 ms, x unknown (1000 ms): a random pick gives
+        // 366 ms on average.
+        let demand = [("g", 10.0)];
+        let scores = placement_scores(
+            &demand,
+            &[],
+            &[&"near", &"far", &"x"],
+            distance,
+            &PlacementConfig::default(),
+        );
+        assert!(
+            (scores[0] - 100.0 * (1.0 - 8.0 / 366.0)).abs() < 1e-9,
+            "{scores:?}"
+        );
+        assert!(
+            (scores[1] - 100.0 * (1.0 - 90.0 / 366.0)).abs() < 1e-9,
+            "{scores:?}"
+        );
+        assert_eq!(scores[2], 0.0, "worse than average scores nothing");
+        // Among known candidates alone, the one farther than average scores nothing.
+        let scores = placement_scores(
+            &demand,
+            &[],
+            &[&"near", &"far"],
+            distance,
+            &PlacementConfig::default(),
+        );
+        assert!(
+            (scores[0] - 100.0 * (1.0 - 8.0 / 49.0)).abs() < 1e-9,
+            "{scores:?}"
+        );
+        assert_eq!(scores[1], 0.0);
+        // With a replica running, the scores are the gains.
+        let with = placement_scores(
+            &demand,
+            &["far"],
+            &[&"near"],
+            distance,
+            &PlacementConfig::default(),
+        );
+        assert_eq!(with[0], score(&demand, &["far"], "near"));
+        assert!(
+            placement_scores(&demand, &[], &[&"x"], distance, &PlacementConfig::default())
+                .iter()
+                .all(|&s| s == 0.0)
+        );
     }
 
     #[test]

@@ -169,11 +169,20 @@ pub fn true_latency(
     demand: &[(usize, f64)],
     replicas: &[usize],
 ) -> Option<LatencySummary> {
+    latency_by(demand, replicas, |g, r| Some(topology.rtt_ms(g, r)))
+}
+
+/// The same by any distance (e.g. the estimates).
+fn latency_by(
+    demand: &[(usize, f64)],
+    replicas: &[usize],
+    distance: impl Fn(usize, usize) -> Option<f64>,
+) -> Option<LatencySummary> {
     let refs: Vec<&usize> = replicas.iter().collect();
     latency_summary(
         demand,
         &refs,
-        |&g, &r| Some(topology.rtt_ms(g, r)),
+        |&g, &r| distance(g, r),
         &PlacementConfig::default(),
     )
 }
@@ -187,6 +196,30 @@ pub fn exhaustive_optimum(
     candidates: &[usize],
     k: usize,
 ) -> Option<(Vec<usize>, LatencySummary)> {
+    exhaustive_by(demand, candidates, k, |g, r| Some(topology.rtt_ms(g, r)))
+}
+
+/// Like [`exhaustive_optimum`], by the estimated RTTs: the best placement the nodes' own
+/// knowledge allows, which tells how much of a gap to the optimum is the estimates' error.
+/// The summary is by the estimates too.
+pub fn exhaustive_by_estimates(
+    topology: &Topology,
+    estimates: &Estimates,
+    demand: &[(usize, f64)],
+    candidates: &[usize],
+    k: usize,
+) -> Option<(Vec<usize>, LatencySummary)> {
+    exhaustive_by(demand, candidates, k, |g, r| {
+        estimates.rtt_ms(topology, g, r)
+    })
+}
+
+fn exhaustive_by(
+    demand: &[(usize, f64)],
+    candidates: &[usize],
+    k: usize,
+    distance: impl Fn(usize, usize) -> Option<f64>,
+) -> Option<(Vec<usize>, LatencySummary)> {
     let k = k.min(candidates.len());
     let mut pick: Vec<usize> = (0..k).collect();
     let mut best: Option<(Vec<usize>, LatencySummary)> = None;
@@ -195,7 +228,7 @@ pub fn exhaustive_optimum(
     }
     loop {
         let replicas: Vec<usize> = pick.iter().map(|&i| candidates[i]).collect();
-        if let Some(s) = true_latency(topology, demand, &replicas) {
+        if let Some(s) = latency_by(demand, &replicas, &distance) {
             let better = best.as_ref().is_none_or(|(_, b)| {
                 s.tail_ms < b.tail_ms || (s.tail_ms == b.tail_ms && s.mean_ms < b.mean_ms)
             });

@@ -189,15 +189,15 @@ async fn the_placement_is_the_live_schedulers() {
     let pp = PostParams::default();
     let nodes: Api<Node> = Api::all(client.clone());
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
-    for i in 0..8 {
+    for (i, &taken) in TAKEN_MILLI.iter().enumerate() {
         nodes.create(&pp, &live_node(i)).await.unwrap();
-        if TAKEN_MILLI[i] > 0 {
+        if taken > 0 {
             // The same share of memory as of cpu, as `placement::cluster` takes it.
-            let memory = ((8i64 << 30) as f64 * TAKEN_MILLI[i] as f64 / 4000.0) as i64;
+            let memory = ((8i64 << 30) as f64 * taken as f64 / 4000.0) as i64;
             let other = pod(
                 &format!("other-{i}"),
                 json!({"app": "other"}),
-                TAKEN_MILLI[i],
+                taken,
                 memory,
                 Some(i),
             );
@@ -244,8 +244,7 @@ async fn the_placement_is_the_live_schedulers() {
     }
     scheduler.abort();
     assert_eq!(sim_placement(3), live);
-    // The fixture is not trivial: the first replica, with every gateway equally unserved, goes
-    // to the emptiest near node; the next two follow the demand (node 7's users are 4 ms from
-    // node 4, node 5's are far from everything), not the free cores of node 6.
-    assert_eq!(live, [node_name(1), node_name(4), node_name(5)]);
+    // The fixture is not trivial: the replicas follow the demand (node 4's users first, then
+    // node 5's, far from everything, then node 7's), not the free cores of nodes 1 and 6.
+    assert_eq!(live, [node_name(4), node_name(5), node_name(7)]);
 }

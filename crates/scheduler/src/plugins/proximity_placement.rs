@@ -1,8 +1,9 @@
 //! ProximityPlacement (score): prefers the node where one more replica of the pod's Services
 //! would cut the demand-weighted latency of their users the most, the tail included (DESIGN §8,
 //! "Proximity placement"; Fahs & Pierre, ICSOC 2020). The maths is
-//! [`brume_fog::placement_gain`]: every gateway is served by its nearest replica, and the score
-//! is 100 × the weighted relative cut of the mean and the p90.
+//! [`brume_fog::placement_scores`]: every gateway is served by its nearest replica, and the score
+//! is 100 × the weighted relative cut of the mean and the p90 — for the first replica, the cut
+//! against a replica on the average candidate.
 //!
 //! What the nodes do not tell — the selectors of the pod's Services and their demand per
 //! gateway — the shell gathers and seeds into the cycle state ([`ProximityPlacement::seed`]).
@@ -14,7 +15,7 @@
 
 use std::collections::HashMap;
 
-use brume_fog::{NodeLocation, PlacementConfig, node_rtt_ms, placement_gain};
+use brume_fog::{NodeLocation, PlacementConfig, node_rtt_ms, placement_scores};
 
 use crate::framework::{CycleState, NodeInfo, PodInfo, ScorePlugin};
 use crate::selector::Labels;
@@ -119,12 +120,10 @@ pub fn scores(
             locations.get(b.as_str()).copied(),
         )
     };
-    candidates
-        .iter()
-        .map(|node| {
-            let gain = placement_gain(&input.demand, &current, &node.name, distance, config);
-            gain.score.round().clamp(0.0, 100.0) as i64
-        })
+    let names: Vec<&String> = candidates.iter().map(|n| &n.name).collect();
+    placement_scores(&input.demand, &current, &names, distance, config)
+        .into_iter()
+        .map(|score| score.round().clamp(0.0, 100.0) as i64)
         .collect()
 }
 
