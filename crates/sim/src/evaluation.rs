@@ -75,11 +75,6 @@ pub const SUITE: &[Run] = &[
         args: &["--scenario", "placement", "--out", "{out}"],
     },
     Run {
-        name: "failures-city",
-        about: "node failures on the synthetic city, Kubernetes' defaults against Brume's",
-        args: &["--scenario", "failures", "--out", "{out}"],
-    },
-    Run {
         name: "scale-city",
         about: "the routing scenario at scale: 10,000 nodes, 1,000,000 users, 10,000,000 requests",
         args: &[
@@ -223,18 +218,6 @@ pub const CLAIMS: &[Claim] = &[
         run: "placement-city",
         key: "p90_cut_vs_kubernetes",
         text: "city: p90 user-to-replica RTT cut against Kubernetes' default placement",
-        target: Target::None,
-    },
-    Claim {
-        run: "failures-city",
-        key: "brume_failed_requests",
-        text: "city, node failures: requests failed under Brume's defaults",
-        target: Target::None,
-    },
-    Claim {
-        run: "failures-city",
-        key: "kubernetes_failed_requests",
-        text: "city, node failures: requests failed under Kubernetes' defaults",
         target: Target::None,
     },
 ];
