@@ -75,6 +75,11 @@ pub const SUITE: &[Run] = &[
         args: &["--scenario", "placement", "--out", "{out}"],
     },
     Run {
+        name: "failures-city",
+        about: "node failures on the synthetic city, Kubernetes' defaults against Brume's",
+        args: &["--scenario", "failures", "--out", "{out}"],
+    },
+    Run {
         name: "scale-city",
         about: "the routing scenario at scale: 10,000 nodes, 1,000,000 users, 10,000,000 requests",
         args: &[
@@ -218,6 +223,24 @@ pub const CLAIMS: &[Claim] = &[
         run: "placement-city",
         key: "p90_cut_vs_kubernetes",
         text: "city: p90 user-to-replica RTT cut against Kubernetes' default placement",
+        target: Target::None,
+    },
+    Claim {
+        run: "failures-city",
+        key: "failed_requests_cut_vs_kubernetes",
+        text: "city, node failures: failed requests cut by Brume's defaults against Kubernetes'",
+        target: Target::None,
+    },
+    Claim {
+        run: "failures-city",
+        key: "brume_recovery_s",
+        text: "city, node failures: failure to every replacement listed, Brume",
+        target: Target::None,
+    },
+    Claim {
+        run: "failures-city",
+        key: "kubernetes_recovery_s",
+        text: "city, node failures: failure to every replacement listed, Kubernetes' defaults",
         target: Target::None,
     },
 ];

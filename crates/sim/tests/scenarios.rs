@@ -89,6 +89,45 @@ fn vivaldi_predicts_the_city() {
     assert_eq!(json(&a), json(&run(Scenario::Vivaldi, &topology, &small())));
 }
 
+#[test]
+fn brume_fails_fewer_requests_and_recovers_sooner_when_nodes_fail() {
+    let topology = city();
+    let settings = small();
+    let a = run(Scenario::Failures, &topology, &settings);
+    let table = a.table.render();
+    let failed = |key: &str| a.headline(&format!("{key}_failed_requests")).unwrap();
+    let (brume, kubernetes) = (failed("brume"), failed("kubernetes"));
+    assert!(
+        0.0 < brume && brume < kubernetes,
+        "failed: brume {brume}, kubernetes {kubernetes}\n{table}"
+    );
+    // Brume: NotReady 10 s after the last heartbeat seen (2 s renewals, 1 s ticks), evicted
+    // 30 s after it, listed 5 s later. Kubernetes: NotReady 50 s after (10 s renewals, 5 s
+    // ticks), tainted at 0.1 nodes/s per zone, evicted 300 s after the taint, listed 5 s later.
+    let recovery = |key: &str| a.headline(&format!("{key}_recovery_s")).unwrap();
+    let (brume, kubernetes) = (recovery("brume"), recovery("kubernetes"));
+    assert!(
+        (30.0..40.0).contains(&brume),
+        "brume recovery {brume} s\n{table}"
+    );
+    assert!(
+        (345.0..420.0).contains(&kubernetes),
+        "kubernetes recovery {kubernetes} s\n{table}"
+    );
+    let detect = a.headline("brume_detect_s").unwrap();
+    assert!((9.0..13.0).contains(&detect), "brume detects in {detect} s");
+    let variants = a.results["variants"].as_array().unwrap();
+    assert_eq!(variants.len(), 2);
+    for v in variants {
+        assert_eq!(v["unscheduled"], 0, "{}", v["variant"]);
+        assert_eq!(v["listed_at_end"], settings.replicas, "{}", v["variant"]);
+    }
+    assert_eq!(
+        json(&a),
+        json(&run(Scenario::Failures, &topology, &settings))
+    );
+}
+
 /// The measured matrix beside the clone (DESIGN §9); the test says so and passes without it.
 fn planetlab(name: &str) -> Option<Topology> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -2,6 +2,7 @@
 //! the setup (topology, coordinates, zones, users), and the progress counter the command line
 //! draws its bar from.
 
+pub mod failures;
 pub mod placement;
 pub mod routing;
 pub mod vivaldi;
@@ -30,11 +31,18 @@ pub enum Scenario {
     Placement,
     /// How well Vivaldi coordinates predict the RTTs, and how fast they converge.
     Vivaldi,
+    /// Node failures: failed requests and recovery time under Kubernetes' defaults and Brume's.
+    Failures,
 }
 
 impl Scenario {
     /// Every scenario, in the order `--scenario all` runs them.
-    pub const ALL: [Scenario; 3] = [Scenario::Routing, Scenario::Placement, Scenario::Vivaldi];
+    pub const ALL: [Scenario; 4] = [
+        Scenario::Routing,
+        Scenario::Placement,
+        Scenario::Vivaldi,
+        Scenario::Failures,
+    ];
 
     /// The name on the command line and in file names.
     pub fn name(&self) -> &'static str {
@@ -42,6 +50,7 @@ impl Scenario {
             Scenario::Routing => "routing",
             Scenario::Placement => "placement",
             Scenario::Vivaldi => "vivaldi",
+            Scenario::Failures => "failures",
         }
     }
 
@@ -335,6 +344,7 @@ pub fn run(
         Scenario::Routing => routing::run(topology, settings, progress)?,
         Scenario::Placement => placement::run(topology, settings, progress)?,
         Scenario::Vivaldi => vivaldi::run(topology, later, settings, progress)?,
+        Scenario::Failures => failures::run(topology, settings, progress)?,
     };
     report.command = command.to_string();
     Ok(report)
