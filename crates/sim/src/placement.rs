@@ -38,11 +38,6 @@ pub fn node_name(i: usize) -> String {
     format!("node-{i:05}")
 }
 
-/// The index of a node from its [`node_name`].
-fn node_index(name: &str) -> usize {
-    name.trim_start_matches("node-").parse().unwrap_or(0)
-}
-
 /// A cluster as the scheduler sees it: every node ready, with the coordinates the estimates
 /// hold and some of its CPU and memory already taken by other workloads (`background[i]` in
 /// [0, 1)), so that the resource scores differ as they do in a real cluster.
@@ -248,11 +243,6 @@ fn exhaustive_by(
     best
 }
 
-/// The node indices of a scheduler placement's names (for callers holding names).
-pub fn indices(names: &[String]) -> Vec<usize> {
-    names.iter().map(|n| node_index(n)).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -295,6 +285,5 @@ mod tests {
         assert_eq!(schedule(&mut nodes, &demand, 1, true, 0), vec![5]);
         let mut nodes = cluster(&e, t.len(), &[0.5, 0.0, 0.5, 0.5, 0.5, 0.5]);
         assert_eq!(schedule(&mut nodes, &demand, 1, false, 0), vec![1]);
-        assert_eq!(indices(&[node_name(42)]), vec![42]);
     }
 }

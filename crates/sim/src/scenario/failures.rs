@@ -29,7 +29,7 @@ use std::sync::Arc;
 use brume_scheduler::NodeInfo;
 use serde::Serialize;
 
-use crate::engine::{Engine, Tally};
+use crate::engine::Tally;
 use crate::error::SimError;
 use crate::figure::{Figure, FigureKind, Series};
 use crate::histogram::{Histogram, LatencyStats};
@@ -307,18 +307,7 @@ fn simulate(
     progress: &Progress,
 ) -> Outcome {
     let routing = plan.variant.routing(settings);
-    let mut engine = Engine::new(
-        setup.topology,
-        &setup.estimates,
-        &setup.zones,
-        routing,
-        settings.service,
-        settings.slo_ms,
-        settings.seed,
-    );
-    for &node in replicas {
-        engine.add_replica(node);
-    }
+    let mut engine = setup.engine(settings, routing, replicas);
     let recovered_s = plan.recovered_s();
     let mut phases = [
         Histogram::default(),
@@ -393,9 +382,7 @@ pub fn run(
     progress: &Progress,
 ) -> Result<Report, SimError> {
     let setup = Setup::new(topology, settings)?;
-    let background = placement::background_load(topology.len(), settings.seed);
-    let mut cluster = placement::cluster(&setup.estimates, topology.len(), &background);
-    let replicas = placement::schedule(&mut cluster, &setup.demand, settings.replicas, true, 0);
+    let (cluster, replicas) = setup.brume_placement(settings);
     let failure = draw_failure(&replicas, &setup.zones, settings.seed);
     let plans: Vec<Plan> = Variant::ALL
         .iter()

@@ -9,6 +9,7 @@ pub mod vivaldi;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use brume_scheduler::NodeInfo;
 use serde::Serialize;
 
 use crate::engine::{Engine, ServiceModel};
@@ -266,6 +267,37 @@ impl<'a> Setup<'a> {
     }
 }
 
+impl Setup<'_> {
+    /// An engine over this setup with `routing`, one listed replica on each of `nodes`.
+    pub fn engine(&self, settings: &Settings, routing: Routing, nodes: &[usize]) -> Engine<'_> {
+        let mut engine = Engine::new(
+            self.topology,
+            &self.estimates,
+            &self.zones,
+            routing,
+            settings.service,
+            settings.slo_ms,
+            settings.seed,
+        );
+        for &node in nodes {
+            engine.add_replica(node);
+        }
+        engine
+    }
+
+    /// Where Brume's scheduler puts the Service's replicas for this demand, on nodes carrying
+    /// the seeded background load: the placement the routing and failure scenarios start from.
+    /// Returns the scheduler's nodes, with the replicas counted, and the replicas' nodes.
+    pub fn brume_placement(&self, settings: &Settings) -> (Vec<NodeInfo>, Vec<usize>) {
+        let n = self.topology.len();
+        let background = crate::placement::background_load(n, settings.seed);
+        let mut nodes = crate::placement::cluster(&self.estimates, n, &background);
+        let replicas =
+            crate::placement::schedule(&mut nodes, &self.demand, settings.replicas, true, 0);
+        (nodes, replicas)
+    }
+}
+
 /// Requests per progress step: the engine runs in chunks of this many and counts each.
 const CHUNK: u64 = 50_000;
 
@@ -279,18 +311,7 @@ pub fn run_static<'a>(
     requests: u64,
     progress: &Progress,
 ) -> Engine<'a> {
-    let mut engine = Engine::new(
-        setup.topology,
-        &setup.estimates,
-        &setup.zones,
-        routing,
-        settings.service,
-        settings.slo_ms,
-        settings.seed,
-    );
-    for &node in nodes {
-        engine.add_replica(node);
-    }
+    let mut engine = setup.engine(settings, routing, nodes);
     let rate = settings.rate_rps();
     while engine.issued() < requests {
         let next = (engine.issued() + CHUNK).min(requests);

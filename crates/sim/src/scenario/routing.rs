@@ -10,7 +10,6 @@ use crate::engine::imbalance;
 use crate::error::SimError;
 use crate::figure::{Figure, FigureKind, Series};
 use crate::histogram::LatencyStats;
-use crate::placement;
 use crate::report::{Report, Table, fixed, headline};
 use crate::router::Routing;
 use crate::scenario::{Progress, Settings, Setup, parallel, run_static};
@@ -55,12 +54,7 @@ pub fn run(
     progress: &Progress,
 ) -> Result<Report, SimError> {
     let setup = Setup::new(topology, settings)?;
-    let mut nodes = placement::cluster(
-        &setup.estimates,
-        topology.len(),
-        &placement::background_load(topology.len(), settings.seed),
-    );
-    let replicas = placement::schedule(&mut nodes, &setup.demand, settings.replicas, true, 0);
+    let (_, replicas) = setup.brume_placement(settings);
     let policies = policies(settings);
     let per_policy = (settings.requests / policies.len() as u64).max(1);
     progress.plan(per_policy * policies.len() as u64);
