@@ -2,6 +2,7 @@
 //! the setup (topology, coordinates, zones, users), and the progress counter the command line
 //! draws its bar from.
 
+pub mod deployment;
 pub mod failures;
 pub mod placement;
 pub mod routing;
