@@ -188,3 +188,49 @@ fn bad_settings_are_refused_with_the_valid_range() {
     let message = Scenario::parse("fast").unwrap_err().to_string();
     assert!(message.contains("routing, placement, vivaldi"), "{message}");
 }
+
+/// The load scenario on a slow service (200 ms per request on 4 workers: 20 req/s per
+/// replica), so that a day that overloads 2 fixed replicas at its peak fits in 150,000
+/// requests; the SLO (600 ms) is set for that service time.
+#[test]
+fn autoscalers_hold_the_slo_through_the_peak_that_overloads_fixed_replicas() {
+    let topology = city();
+    let settings = Settings {
+        users: 2_000,
+        requests: 150_000,
+        replicas: 2,
+        slo_ms: 600.0,
+        service: brume_sim::engine::ServiceModel {
+            mean_service_ms: 200.0,
+            servers: 4,
+        },
+        ..small()
+    };
+    let a = run(Scenario::Load, &topology, &settings);
+    let table = a.table.render();
+    assert_eq!(a.results["rate_scale"], 1.0, "the whole day fits\n{table}");
+    let value = |key: &str| a.headline(key).unwrap();
+    // At the peak the 2 fixed replicas get 120 % of their capacity: the queue grows for most
+    // of the afternoon.
+    let fixed = value("fixed_attainment");
+    assert!(fixed < 50.0, "fixed {fixed} %\n{table}");
+    let (hpa, brume) = (value("hpa_attainment"), value("brume_attainment"));
+    assert!(hpa > 80.0, "hpa {hpa} %\n{table}");
+    assert!(
+        brume > 80.0 && brume > fixed + 40.0,
+        "brume {brume} %\n{table}"
+    );
+    // Scaling down 120 s after the peak instead of 300 s: no more replica-hours than the HPA.
+    let (hpa_hours, brume_hours) = (value("hpa_replica_hours"), value("brume_replica_hours"));
+    assert!(
+        brume_hours < 1.1 * hpa_hours && brume_hours > 1.1,
+        "replica-hours: brume {brume_hours}, hpa {hpa_hours}\n{table}"
+    );
+    let variants = a.results["variants"].as_array().unwrap();
+    for v in &variants[1..] {
+        let most = v["replicas_range"][1].as_u64().unwrap();
+        assert!(most > 2, "{} scaled up to {most}", v["variant"]);
+        assert!(v["scale_events"].as_u64().unwrap() >= 4, "{}", v["variant"]);
+    }
+    assert_eq!(a.figures.len(), 3);
+}

@@ -26,7 +26,10 @@ use brume_controllers::follow_users::Step;
 use brume_controllers::replicaset::decide::deletion_order;
 use brume_scheduler::NodeInfo;
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStatus};
-use k8s_openapi::api::core::v1::{Pod, PodCondition, PodSpec, PodStatus};
+use k8s_openapi::api::core::v1::{
+    Container, Pod, PodCondition, PodSpec, PodStatus, ResourceRequirements,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
@@ -323,6 +326,29 @@ impl SimDeployment {
     }
 }
 
+/// The name of the pods' one container.
+pub const CONTAINER: &str = "app";
+
+/// The pods' one container, requesting what the scheduler counts for a replica
+/// ([`placement::replica_pod`]): the HPA reads the CPU request as 100 % utilization.
+fn container() -> Container {
+    let requests = placement::replica_pod(0).requests;
+    Container {
+        name: CONTAINER.into(),
+        resources: Some(ResourceRequirements {
+            requests: Some(BTreeMap::from([
+                (
+                    "cpu".to_string(),
+                    Quantity(format!("{}m", requests.cpu_milli)),
+                ),
+                ("memory".to_string(), Quantity(requests.memory.to_string())),
+            ])),
+            ..ResourceRequirements::default()
+        }),
+        ..Container::default()
+    }
+}
+
 fn pod_object(p: &SimPod, now_s: f64) -> Pod {
     let mut annotations = BTreeMap::new();
     if let Some(c) = p.deletion_cost {
@@ -343,10 +369,12 @@ fn pod_object(p: &SimPod, now_s: f64) -> Pod {
         },
         spec: Some(PodSpec {
             node_name: Some(node_name(p.node)),
+            containers: vec![container()],
             ..PodSpec::default()
         }),
         status: Some(PodStatus {
             phase: Some(if ready { "Running" } else { "Pending" }.into()),
+            start_time: Some(Time(timestamp(p.created_s))),
             conditions: Some(vec![PodCondition {
                 type_: "Ready".into(),
                 status: if ready { "True" } else { "False" }.into(),

@@ -4,6 +4,7 @@
 
 pub mod deployment;
 pub mod failures;
+pub mod load;
 pub mod placement;
 pub mod routing;
 pub mod vivaldi;
@@ -35,15 +36,19 @@ pub enum Scenario {
     Vivaldi,
     /// Node failures: failed requests and recovery time under Kubernetes' defaults and Brume's.
     Failures,
+    /// Load rising and falling over a day: fixed replicas, Kubernetes' HPA and Brume's
+    /// latency autoscaler.
+    Load,
 }
 
 impl Scenario {
     /// Every scenario, in the order `--scenario all` runs them.
-    pub const ALL: [Scenario; 4] = [
+    pub const ALL: [Scenario; 5] = [
         Scenario::Routing,
         Scenario::Placement,
         Scenario::Vivaldi,
         Scenario::Failures,
+        Scenario::Load,
     ];
 
     /// The name on the command line and in file names.
@@ -53,6 +58,7 @@ impl Scenario {
             Scenario::Placement => "placement",
             Scenario::Vivaldi => "vivaldi",
             Scenario::Failures => "failures",
+            Scenario::Load => "load",
         }
     }
 
@@ -367,6 +373,7 @@ pub fn run(
         Scenario::Placement => placement::run(topology, settings, progress)?,
         Scenario::Vivaldi => vivaldi::run(topology, later, settings, progress)?,
         Scenario::Failures => failures::run(topology, settings, progress)?,
+        Scenario::Load => load::run(topology, settings, progress)?,
     };
     report.command = command.to_string();
     Ok(report)
