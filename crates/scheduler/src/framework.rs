@@ -63,6 +63,13 @@ pub trait ScorePlugin: Send + Sync {
     ) {
     }
 
+    /// The nodes this plugin wants scored for the pod even when the search would stop before
+    /// reaching them (as kube-scheduler evaluates a pod's nominated node first): their indices
+    /// in `all`. They still pass the filters first.
+    fn must_examine(&self, _pod: &PodInfo, _all: &[NodeInfo]) -> Vec<usize> {
+        Vec::new()
+    }
+
     /// The node's score for the pod, from 0 (worst) to 100 (best).
     fn score(&self, pod: &PodInfo, node: &NodeInfo, all: &[NodeInfo], state: &CycleState) -> i64;
 
@@ -182,8 +189,10 @@ pub fn schedule_with(
 }
 
 /// Like [`schedule_with`], but examines nodes from `search.start` (wrapping) and stops
-/// filtering once `search.feasible_wanted` nodes have passed; it returns the chosen index. When
-/// no node fits, every node has been examined and each one's first failing reason is counted.
+/// filtering once `search.feasible_wanted` nodes have passed; it returns the chosen index. The
+/// nodes a score plugin must examine ([`ScorePlugin::must_examine`]) are filtered too when the
+/// search stopped before them. When no node fits, every node has been examined and each one's
+/// first failing reason is counted.
 pub fn select(
     profile: &Profile,
     pod: &PodInfo,
@@ -222,6 +231,25 @@ pub fn select(
         }
     }
     let next_start = (start + examined) % total;
+    if examined < total {
+        let mut wanted_too: Vec<usize> = profile
+            .scores
+            .iter()
+            .flat_map(|s| s.must_examine(pod, nodes))
+            .filter(|&i| i < total && (i + total - start) % total >= examined)
+            .collect();
+        wanted_too.sort_unstable();
+        wanted_too.dedup();
+        for i in wanted_too {
+            if profile
+                .filters
+                .iter()
+                .all(|f| f.filter(pod, &nodes[i], &state).is_ok())
+            {
+                feasible.push(i);
+            }
+        }
+    }
     let best = match feasible.as_slice() {
         [] => return Err(Unschedulable { reasons, total }),
         [only] => *only,

@@ -68,6 +68,19 @@ impl ScorePlugin for ReplicaMove {
         }
     }
 
+    /// The targets: on a large cluster the search may stop before reaching them.
+    fn must_examine(&self, pod: &PodInfo, all: &[NodeInfo]) -> Vec<usize> {
+        if pod.labels.is_empty() {
+            return Vec::new();
+        }
+        let wanted = targets(pod, all);
+        all.iter()
+            .enumerate()
+            .filter(|(_, n)| wanted.contains(&n.name))
+            .map(|(i, _)| i)
+            .collect()
+    }
+
     fn score(&self, _: &PodInfo, node: &NodeInfo, _: &[NodeInfo], state: &CycleState) -> i64 {
         let wanted = state.read::<BTreeSet<String>>(TARGETS_KEY);
         if wanted.is_some_and(|w| w.contains(&node.name)) {
@@ -155,6 +168,33 @@ mod tests {
         assert_eq!(
             schedule(&default_profile(), &web("web-2", None), &nodes).unwrap(),
             "c"
+        );
+    }
+
+    #[test]
+    fn the_target_is_scored_even_when_the_search_stops_before_it() {
+        use crate::framework::{CycleState, Search, feasible_nodes_to_find, select};
+        // 300 nodes: kube-scheduler's adaptive search stops after 148 feasible ones, from the
+        // start; the target is the last node.
+        let mut nodes: Vec<NodeInfo> = (0..300).map(|i| node(&format!("n{i:03}"))).collect();
+        nodes[0].add_pod(Arc::new(web("web-1", Some("n299"))));
+        let search = Search {
+            start: 0,
+            feasible_wanted: feasible_nodes_to_find(300, 0),
+        };
+        assert!(search.feasible_wanted < 299);
+        let placed = select(
+            &default_profile(),
+            &web("web-2", None),
+            &nodes,
+            search,
+            CycleState::default(),
+        )
+        .unwrap();
+        assert_eq!(nodes[placed.node].name, "n299");
+        assert_eq!(
+            placed.next_start, search.feasible_wanted,
+            "the rotation is unchanged"
         );
     }
 }
