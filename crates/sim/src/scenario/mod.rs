@@ -7,6 +7,7 @@ pub mod failures;
 pub mod load;
 pub mod placement;
 pub mod routing;
+pub mod users_moving;
 pub mod vivaldi;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -39,16 +40,19 @@ pub enum Scenario {
     /// Load rising and falling over a day: fixed replicas, Kubernetes' HPA and Brume's
     /// latency autoscaler.
     Load,
+    /// Users moving between hotspots: static placements against the re-placement controller.
+    UsersMoving,
 }
 
 impl Scenario {
     /// Every scenario, in the order `--scenario all` runs them.
-    pub const ALL: [Scenario; 5] = [
+    pub const ALL: [Scenario; 6] = [
         Scenario::Routing,
         Scenario::Placement,
         Scenario::Vivaldi,
         Scenario::Failures,
         Scenario::Load,
+        Scenario::UsersMoving,
     ];
 
     /// The name on the command line and in file names.
@@ -59,6 +63,7 @@ impl Scenario {
             Scenario::Vivaldi => "vivaldi",
             Scenario::Failures => "failures",
             Scenario::Load => "load",
+            Scenario::UsersMoving => "users-moving",
         }
     }
 
@@ -296,11 +301,19 @@ impl Setup<'_> {
     /// the seeded background load: the placement the routing and failure scenarios start from.
     /// Returns the scheduler's nodes, with the replicas counted, and the replicas' nodes.
     pub fn brume_placement(&self, settings: &Settings) -> (Vec<NodeInfo>, Vec<usize>) {
+        self.scheduled(settings, true)
+    }
+
+    /// Where the scheduler puts the Service's `settings.replicas` replicas for this demand on
+    /// nodes carrying the seeded background load, with ProximityPlacement (Brume) or without
+    /// (Kubernetes' default scores). Returns the nodes, the replicas counted, and the replicas'
+    /// nodes.
+    pub fn scheduled(&self, settings: &Settings, proximity: bool) -> (Vec<NodeInfo>, Vec<usize>) {
         let n = self.topology.len();
         let background = crate::placement::background_load(n, settings.seed);
         let mut nodes = crate::placement::cluster(&self.estimates, n, &background);
         let replicas =
-            crate::placement::schedule(&mut nodes, &self.demand, settings.replicas, true, 0);
+            crate::placement::schedule(&mut nodes, &self.demand, settings.replicas, proximity, 0);
         (nodes, replicas)
     }
 }
@@ -374,6 +387,7 @@ pub fn run(
         Scenario::Vivaldi => vivaldi::run(topology, later, settings, progress)?,
         Scenario::Failures => failures::run(topology, settings, progress)?,
         Scenario::Load => load::run(topology, settings, progress)?,
+        Scenario::UsersMoving => users_moving::run(topology, settings, progress)?,
     };
     report.command = command.to_string();
     Ok(report)
