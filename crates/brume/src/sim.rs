@@ -55,7 +55,7 @@ struct RunOnly {
 /// The flags of one run.
 #[derive(clap::Args, Debug)]
 struct RunArgs {
-    /// routing, placement, vivaldi, failures, or all.
+    /// routing, placement, vivaldi, failures, users-moving, load, or all.
     #[arg(long, default_value = "routing")]
     scenario: String,
     /// An RTT matrix in milliseconds, one tab-separated row per line (e.g.

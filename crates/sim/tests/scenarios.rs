@@ -234,3 +234,46 @@ fn autoscalers_hold_the_slo_through_the_peak_that_overloads_fixed_replicas() {
     }
     assert_eq!(a.figures.len(), 3);
 }
+
+#[test]
+fn replicas_follow_the_users_and_cut_the_latency_static_placements_keep() {
+    // A region rather than a city (200 ms across): moving a replica to where the users went
+    // cuts their latency by more than the re-placement threshold.
+    let topology = Topology::city(&CitySettings {
+        side_ms: 200.0,
+        ..CitySettings::new(150, 2)
+    });
+    let settings = Settings {
+        replicas: 3,
+        hotspots: 2,
+        requests: 150_000,
+        slo_ms: 60.0,
+        ..small()
+    };
+    let a = run(Scenario::UsersMoving, &topology, &settings);
+    let rendered = a.table.render();
+    let moves = a.headline("moves").unwrap();
+    // The p90 belongs to the users spread over the whole region, whom no move serves better:
+    // the gain is the mean and the share within the SLO.
+    let cut = a.headline("settled_mean_cut_vs_static").unwrap();
+    let gain = a.headline("settled_attainment_gain_vs_static").unwrap();
+    let vs_k8s = a.headline("settled_p90_cut_vs_kubernetes").unwrap();
+    assert!((1.0..=12.0).contains(&moves), "moves {moves}\n{rendered}");
+    assert!(
+        (8.0..80.0).contains(&cut),
+        "mean cut vs static {cut} %\n{rendered}"
+    );
+    assert!(
+        (2.0..50.0).contains(&gain),
+        "attainment gain {gain} points\n{rendered}"
+    );
+    assert!(
+        (10.0..90.0).contains(&vs_k8s),
+        "cut vs kubernetes {vs_k8s} %\n{rendered}"
+    );
+    assert_eq!(a.figures.len(), 3);
+    assert_eq!(
+        json(&a),
+        json(&run(Scenario::UsersMoving, &topology, &settings))
+    );
+}

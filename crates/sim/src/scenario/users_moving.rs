@@ -549,6 +549,19 @@ fn report(
             "%",
         ),
         headline(
+            "settled_mean_cut_vs_static",
+            "mean latency cut by following the users against Brume's static placement",
+            cut(fixed_brume.settled.mean_ms, follow.settled.mean_ms),
+            "%",
+        ),
+        headline(
+            "settled_attainment_gain_vs_static",
+            "requests within the SLO gained by following the users against Brume's static \
+             placement",
+            100.0 * (follow.settled_attainment - fixed_brume.settled_attainment),
+            "points",
+        ),
+        headline(
             "settled_p90_cut_vs_kubernetes",
             "p90 latency cut by following the users against Kubernetes' default",
             cut(k8s.settled.p90_ms, follow.settled.p90_ms),
