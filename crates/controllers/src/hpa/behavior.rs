@@ -187,9 +187,20 @@ pub struct History {
     recommendations: Vec<(Timestamp, i32)>,
     up: Vec<ScaleEvent>,
     down: Vec<ScaleEvent>,
+    seen: bool,
 }
 
 impl History {
+    /// The first time the controller sees an HPA, its target's current count counts as a
+    /// recommendation made now (upstream's `recordInitialRecommendation`): a scale-down then
+    /// waits out the stabilization window instead of cutting a running Deployment at the
+    /// first sync after the HPA is created or the controller restarts.
+    pub fn first_seen(&mut self, current: i32, now: Timestamp) {
+        if !std::mem::replace(&mut self.seen, true) {
+            self.recommendations.push((now, current));
+        }
+    }
+
     /// Notes a rescale from `from` to `to` replicas, done at `at`.
     pub fn scaled(&mut self, at: Timestamp, from: i32, to: i32) {
         if to > from {

@@ -312,6 +312,7 @@ pub fn decide(obs: &Observed, settings: &Settings, history: &mut History) -> Pla
     );
     let current = scale.replicas;
     status.current_replicas = Some(current);
+    history.first_seen(current, now);
 
     let desired;
     let mut reason = String::new();

@@ -202,6 +202,20 @@ fn a_scale_down_waits_out_the_stabilization_window() {
 }
 
 #[test]
+fn a_new_hpa_does_not_cut_a_running_deployment_before_the_window() {
+    // Upstream counts the current count as a recommendation when it first sees an HPA.
+    let h = hpa(1, 10, cpu(50), None);
+    let mut history = History::default();
+    let (pods, idle) = fleet(10, "5m", t(0));
+    let plan = sync(&h, 10, &pods, &idle, t(0), &mut history);
+    assert_eq!(plan.rescale, None, "held at the first sync");
+    assert_eq!(condition(&plan, "AbleToScale").1, "ScaleDownStabilized");
+    let (_, idle) = fleet(10, "5m", t(301));
+    let plan = sync(&h, 10, &pods, &idle, t(301), &mut history);
+    assert_eq!(plan.rescale.expect("scaled down after the window").to, 1);
+}
+
+#[test]
 fn behavior_sets_the_windows_and_a_scale_up_is_not_held_back() {
     let behavior = json!({"scaleDown": {"stabilizationWindowSeconds": 30},
         "scaleUp": {"stabilizationWindowSeconds": 0}});
@@ -272,9 +286,11 @@ fn min_and_max_hold_the_count() {
     );
     let plan = sync(&h, 1, &[], &[], t(0), &mut History::default());
     assert_eq!(plan.rescale.unwrap().to, 2);
-    // Idle pods never go below min.
+    // Idle pods never go below min (the HPA was first seen long before).
     let (pods, idle) = fleet(3, "0m", t(0));
-    let plan = sync(&h, 3, &pods, &idle, t(0), &mut History::default());
+    let mut seen = History::default();
+    seen.first_seen(3, t(-600));
+    let plan = sync(&h, 3, &pods, &idle, t(0), &mut seen);
     assert_eq!(plan.rescale.as_ref().map(|r| r.to), Some(2));
     assert_eq!(condition(&plan, "ScalingLimited").1, "TooFewReplicas");
     // A target scaled to zero by hand is left there.
