@@ -13,6 +13,7 @@ pub mod evaluate;
 pub mod latency_filter;
 pub mod location;
 pub mod matrix;
+pub mod peak_ewma;
 pub mod placement;
 pub mod probe_plan;
 pub mod replace;
@@ -31,10 +32,13 @@ pub use evaluate::{
 pub use latency_filter::LatencyFilter;
 pub use location::{GEO_ANNOTATION, NodeLocation, parse_geo};
 pub use matrix::{RttMatrix, RttSource};
+pub use peak_ewma::PeakEwma;
 pub use placement::{
     LatencySummary, PlacementConfig, PlacementGain, latency_summary, placement_gain,
     placement_scores,
 };
 pub use probe_plan::ProbePlan;
-pub use routing::{ProximityParams, overload_mask, pick_weighted, proximity_weights};
+pub use routing::{
+    ProximityParams, guarded_distances, overload_mask, pick_weighted, proximity_weights,
+};
 pub use vivaldi::{VivaldiConfig, VivaldiNode, moved_meaningfully};

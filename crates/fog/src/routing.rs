@@ -101,6 +101,23 @@ pub fn overload_mask(in_flight: &[u64], beta: f64) -> Vec<bool> {
     }
 }
 
+/// The distances proximity weighs when the overload guard is on: each known estimated RTT
+/// raised to the latency this gateway has lately observed to that endpoint (its peak EWMA, in
+/// ms; 0 when never observed). The in-flight guard only sees this gateway's own requests; a
+/// replica that queues because many gateways send to it shows in every one of their observed
+/// latencies, so its weight falls and the load spills to the next nearest before it saturates.
+/// An endpoint of unknown distance stays unknown.
+pub fn guarded_distances(distances_ms: &[Option<f64>], observed_ms: &[f64]) -> Vec<Option<f64>> {
+    distances_ms
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let seen = observed_ms.get(i).copied().unwrap_or(0.0);
+            d.map(|d| if seen.is_finite() { d.max(seen) } else { d })
+        })
+        .collect()
+}
+
 /// The routing weight of each endpoint, summing to 1 (empty for no endpoints).
 ///
 /// `distances_ms[i]` is the estimated RTT to endpoint i, `None` when unknown; a NaN, infinite or
@@ -342,5 +359,23 @@ mod tests {
             counts[pick_weighted(&w, k as f64 / 1000.0).unwrap()] += 1;
         }
         assert_eq!(counts, [500, 0, 250, 250]);
+    }
+
+    #[test]
+    fn observed_latency_raises_a_distance_and_never_lowers_it() {
+        let d = [Some(2.0), Some(40.0), None];
+        assert_eq!(
+            guarded_distances(&d, &[90.0, 10.0, 500.0]),
+            [Some(90.0), Some(40.0), None]
+        );
+        assert_eq!(guarded_distances(&d, &[]), d.to_vec());
+        // The queueing replica loses its proximity share to the next nearest.
+        let p = ProximityParams::default();
+        let before = proximity_weights(&d[..2], None, &p).unwrap();
+        let after = proximity_weights(&guarded_distances(&d[..2], &[90.0, 0.0]), None, &p).unwrap();
+        assert!(
+            before[0] > 0.85 && after[0] < before[0] && after[1] > 0.5,
+            "{after:?}"
+        );
     }
 }

@@ -16,6 +16,7 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
+use brume_fog::peak_ewma::{DEFAULT_DECAY_S, PeakEwma};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
@@ -52,6 +53,10 @@ impl Default for ServiceModel {
     }
 }
 
+/// The latency the proxy records for a connect that fails: its connect timeout
+/// (`brume_proxy::ProxyConfig::DEFAULT_CONNECT_TIMEOUT`).
+const CONNECT_TIMEOUT_MS: f64 = 1000.0;
+
 /// One replica: where it runs and whether it takes requests.
 #[derive(Debug, Clone)]
 struct Replica {
@@ -73,6 +78,9 @@ struct Gateway {
     distances: Vec<Option<f64>>,
     /// Requests in flight from this gateway, by replica id.
     in_flight: Vec<u64>,
+    /// The latency this gateway has observed to each replica, by replica id (the guard's
+    /// latency half).
+    observed: Vec<PeakEwma>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -169,6 +177,7 @@ pub struct Engine<'a> {
     picks: StdRng,
     service_times: StdRng,
     scratch: Vec<u64>,
+    seen: Vec<f64>,
     /// Everything measured since the start.
     pub total: Tally,
     /// What was measured since the last [`Engine::take_window`].
@@ -208,6 +217,7 @@ impl<'a> Engine<'a> {
             picks: StdRng::seed_from_u64(seed ^ 0x9_1c45),
             service_times: StdRng::seed_from_u64(seed ^ 0x5e_7c1c),
             scratch: Vec::new(),
+            seen: Vec::new(),
             total: Tally::default(),
             window: Tally::default(),
         }
@@ -337,14 +347,23 @@ impl<'a> Engine<'a> {
             return;
         }
         self.scratch.clear();
+        self.seen.clear();
         if self.routing.reads_in_flight() {
             let counts = gateway.candidates.iter().map(|&id| gateway.in_flight[id]);
             self.scratch.extend(counts);
+            let now = self.now;
+            let seen = gateway
+                .candidates
+                .iter()
+                .map(|&id| gateway.observed[id].peek_ms(now));
+            self.seen.extend(seen);
         }
-        let Some(k) = self
-            .routing
-            .pick(&gateway.distances, &self.scratch, &mut self.picks)
-        else {
+        let Some(k) = self.routing.pick(
+            &gateway.distances,
+            &self.scratch,
+            &self.seen,
+            &mut self.picks,
+        ) else {
             return;
         };
         let id = gateway.candidates[k];
@@ -380,6 +399,10 @@ impl<'a> Engine<'a> {
         }
         gateway.version = self.version;
         gateway.in_flight.resize(self.replicas.len(), 0);
+        gateway.observed.resize(
+            self.replicas.len(),
+            PeakEwma::new(0.0, DEFAULT_DECAY_S, 0.0),
+        );
         let listed: Vec<usize> = (0..self.replicas.len())
             .filter(|&id| self.replicas[id].listed)
             .collect();
@@ -403,7 +426,11 @@ impl<'a> Engine<'a> {
             Step::AtReplica => {
                 let replica = &mut self.replicas[r.replica as usize];
                 if !replica.alive {
-                    self.gateways[r.gateway as usize].in_flight[r.replica as usize] -= 1;
+                    let gateway = &mut self.gateways[r.gateway as usize];
+                    gateway.in_flight[r.replica as usize] -= 1;
+                    // The proxy records its connect timeout as the latency of a connect that
+                    // fails (here as soon as the request reaches the dead node).
+                    gateway.observed[r.replica as usize].observe(CONNECT_TIMEOUT_MS, event.at);
                     self.total.failed += 1;
                     self.window.failed += 1;
                     return;
@@ -425,7 +452,9 @@ impl<'a> Engine<'a> {
                 self.push(answered, Step::Answered { latency_ms }, r);
             }
             Step::Answered { latency_ms } => {
-                self.gateways[r.gateway as usize].in_flight[r.replica as usize] -= 1;
+                let gateway = &mut self.gateways[r.gateway as usize];
+                gateway.in_flight[r.replica as usize] -= 1;
+                gateway.observed[r.replica as usize].observe(latency_ms, event.at);
                 let within = latency_ms <= self.slo_ms;
                 for tally in [&mut self.total, &mut self.window] {
                     tally.latency.record(latency_ms);

@@ -1,13 +1,13 @@
 //! The routing policies a simulated gateway runs, each the decision the live proxy makes for
-//! the same inputs: `proximity` weighs the candidates with `brume_fog::proximity_weights` and
-//! draws with `pick_weighted` from one uniform number, as `brume_proxy::policy::Proximity`
-//! does; `random` draws a uniform index, as `brume_proxy::policy::Random` does; the topology
+//! the same inputs: `proximity` weighs the candidates with `brume_fog::proximity_weights` (the
+//! guard's distances raised by `guarded_distances`) and draws with `pick_weighted` from one
+//! uniform number, as `brume_proxy::policy::Proximity` does; `random` draws a uniform index, as `brume_proxy::policy::Random` does; the topology
 //! baseline narrows to the gateway's zone with `Preference::narrow`, as the proxy's routing
 //! table does for `trafficDistribution: PreferSameZone`. `tests/live_equivalence.rs` drives the
 //! proxy and this module with one fixture and checks that they pick the same endpoints.
 
 use brume_fog::routing_spec::Preference;
-use brume_fog::{ProximityParams, pick_weighted, proximity_weights};
+use brume_fog::{ProximityParams, guarded_distances, pick_weighted, proximity_weights};
 use rand::Rng;
 use rand::rngs::StdRng;
 use serde::Serialize;
@@ -95,7 +95,7 @@ impl Routing {
         }
     }
 
-    /// Whether the policy reads in-flight counts (the overload guard).
+    /// Whether the policy reads in-flight counts and observed latencies (the overload guard).
     pub fn reads_in_flight(&self) -> bool {
         matches!(self, Routing::Proximity { params } if params.beta.is_some())
     }
@@ -109,13 +109,15 @@ impl Routing {
         prefer.narrow(candidates, |_| false, in_zone)
     }
 
-    /// The index in the candidates of the endpoint that gets the next request. `distances_ms`
-    /// and `in_flight` are the candidates' estimated RTTs from the gateway and the gateway's
-    /// own requests in flight to each. `None` only for no candidates.
+    /// The index in the candidates of the endpoint that gets the next request. `distances_ms`,
+    /// `in_flight` and `observed_ms` are the candidates' estimated RTTs from the gateway, the
+    /// gateway's own requests in flight to each and the latency it has lately observed to each
+    /// (its peak EWMA; the guard reads the last two). `None` only for no candidates.
     pub fn pick(
         &self,
         distances_ms: &[Option<f64>],
         in_flight: &[u64],
+        observed_ms: &[f64],
         rng: &mut StdRng,
     ) -> Option<usize> {
         let n = distances_ms.len();
@@ -126,9 +128,15 @@ impl Routing {
             Routing::Random | Routing::SameZone => Some(rng.random_range(0..n)),
             Routing::Proximity { params } => {
                 let params = ProximityParams::from(*params);
-                let counts = params.beta.map(|_| in_flight);
-                let weights = proximity_weights(distances_ms, counts, &params)
-                    .unwrap_or_else(|_| vec![1.0; n]);
+                let (counts, guarded) = match params.beta {
+                    Some(_) => (
+                        Some(in_flight),
+                        guarded_distances(distances_ms, observed_ms),
+                    ),
+                    None => (None, distances_ms.to_vec()),
+                };
+                let weights =
+                    proximity_weights(&guarded, counts, &params).unwrap_or_else(|_| vec![1.0; n]);
                 let u: f64 = rng.random();
                 pick_weighted(&weights, u).or_else(|| Some(rng.random_range(0..n)))
             }

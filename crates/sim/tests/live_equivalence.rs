@@ -37,6 +37,8 @@ const DISTANCES: [Option<f64>; 6] = [
     Some(150.0),
 ];
 const IN_FLIGHT: [u64; 6] = [0, 14, 2, 1, 0, 3];
+/// The latency each endpoint lately answered in (ms; 0: not heard from), as the guard sees it.
+const OBSERVED_MS: [f64; 6] = [0.0, 9.0, 4.0, 30.0, 40.0, 0.0];
 
 fn endpoints() -> Vec<Endpoint> {
     DISTANCES
@@ -51,13 +53,17 @@ fn endpoints() -> Vec<Endpoint> {
         .collect()
 }
 
-/// The live policy's picks: the in-flight counts are made by starting that much work.
+/// The live policy's picks: the in-flight counts are made by starting that much work, the
+/// observed latencies by reporting one answer each.
 fn live_picks(policy: &dyn Policy, picks: usize, seed: u64) -> Vec<usize> {
     let eps = endpoints();
     let now = tokio::time::Instant::now();
-    for (e, &n) in eps.iter().zip(&IN_FLIGHT) {
+    for ((e, &n), &ms) in eps.iter().zip(&IN_FLIGHT).zip(&OBSERVED_MS) {
         for _ in 0..n {
             policy.on_start(e, now);
+        }
+        if ms > 0.0 {
+            policy.on_latency(e, std::time::Duration::from_secs_f64(ms / 1000.0), now);
         }
     }
     let refs: Vec<&Endpoint> = eps.iter().collect();
@@ -79,7 +85,7 @@ fn sim_picks(routing: Routing, picks: usize, seed: u64) -> Vec<usize> {
     (0..picks)
         .map(|_| {
             routing
-                .pick(&DISTANCES, &IN_FLIGHT, &mut rng)
+                .pick(&DISTANCES, &IN_FLIGHT, &OBSERVED_MS, &mut rng)
                 .expect("a candidate")
         })
         .collect()
@@ -95,9 +101,12 @@ fn the_router_picks_what_the_live_proxy_picks() {
         let live = Proximity::new(params.into());
         let expected = live_picks(&live, 2000, 7);
         assert_eq!(sim_picks(routing, 2000, 7), expected, "α = {alpha}");
-        // The guard is on (β = 1) and the fixture trips it for endpoint 1 (14 in flight).
+        // The guard is on (β = 1): it skips endpoint 1 (14 in flight), and endpoint 4, as
+        // near by its RTT, answered in 40 ms, so the 12.5 ms endpoint 0 is now the nearest.
         if alpha == 1.0 {
-            assert!(expected.iter().all(|&i| i == 4), "{:?}", &expected[..10]);
+            let nearest = expected.iter().filter(|&&i| i == 0).count();
+            assert!(nearest > 1500, "{:?}", &expected[..10]);
+            assert!(!expected.contains(&1));
         }
     }
     let nearest = Routing::nearest();

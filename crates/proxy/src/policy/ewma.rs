@@ -1,12 +1,6 @@
-//! The peak-EWMA latency estimator behind `least-request`.
-//!
-//! Peak EWMA comes from Finagle (`com.twitter.finagle.loadbalancer.PeakEwma`) and is what
-//! linkerd2-proxy balances with (through tower's `load::PeakEwma`). It is described in Buoyant's
-//! "Beyond Round Robin: Load Balancing for Latency" (2016). A sample above the estimate replaces
-//! it at once (the peak), so a slow endpoint is penalised immediately. A sample below it is
-//! blended in with weight `1 − e^(−Δt/τ)`, so the estimate recovers over about τ. Reading the
-//! estimate also decays it toward zero, as tower does, so an endpoint that stopped receiving
-//! traffic after one slow answer is eventually tried again.
+//! The peak-EWMA latency estimator behind `least-request` and proximity's overload guard, on
+//! tokio's clock: [`brume_fog::PeakEwma`] (Finagle's and linkerd2-proxy's peak EWMA, described
+//! there) with its times taken from [`Instant`]s.
 
 use std::time::Duration;
 
@@ -17,50 +11,50 @@ use tokio::time::Instant;
 pub const DEFAULT_RTT: Duration = Duration::from_millis(30);
 
 /// linkerd2-proxy's `EWMA_DECAY` (app/outbound/src/lib.rs): the time constant τ.
-pub const DEFAULT_DECAY: Duration = Duration::from_secs(10);
+pub const DEFAULT_DECAY: Duration =
+    Duration::from_secs(brume_fog::peak_ewma::DEFAULT_DECAY_S as u64);
 
 /// A peak-sensitive exponentially weighted moving average of an endpoint's latency.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PeakEwma {
-    value_ns: f64,
-    updated: Instant,
-    decay_ns: f64,
+    inner: brume_fog::PeakEwma,
+    base: Instant,
 }
 
 impl PeakEwma {
     /// An estimator starting at `initial`, decaying with time constant `decay`.
     pub fn new(initial: Duration, decay: Duration, now: Instant) -> Self {
         Self {
-            value_ns: nanos(initial),
-            updated: now,
-            // A zero τ would divide by zero; one nanosecond means "forget at once".
-            decay_ns: nanos(decay).max(1.0),
+            inner: brume_fog::PeakEwma::new(millis(initial), decay.as_secs_f64(), 0.0),
+            base: now,
         }
+    }
+
+    fn secs(&self, now: Instant) -> f64 {
+        now.saturating_duration_since(self.base).as_secs_f64()
     }
 
     /// Folds in one observed latency.
     pub fn observe(&mut self, rtt: Duration, now: Instant) {
-        let rtt = nanos(rtt);
-        if rtt > self.value_ns {
-            self.value_ns = rtt;
-        } else {
-            let elapsed = nanos(now.saturating_duration_since(self.updated));
-            let decay = (-elapsed / self.decay_ns).exp();
-            self.value_ns = self.value_ns * decay + rtt * (1.0 - decay);
-        }
-        self.updated = now;
+        let at = self.secs(now);
+        self.inner.observe(millis(rtt), at);
     }
 
     /// The current estimate in nanoseconds, decayed toward zero for the time since the last
     /// update (tower's `RttEstimate::decay`, a zero-latency sample).
     pub fn estimate_ns(&mut self, now: Instant) -> f64 {
-        self.observe(Duration::ZERO, now);
-        self.value_ns
+        let at = self.secs(now);
+        self.inner.estimate_ms(at) * 1e6
+    }
+
+    /// The current estimate in milliseconds, decayed, without folding the decay in.
+    pub fn peek_ms(&self, now: Instant) -> f64 {
+        self.inner.peek_ms(self.secs(now))
     }
 }
 
-fn nanos(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e9
+fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
 }
 
 #[cfg(test)]
@@ -85,9 +79,9 @@ mod tests {
         let t1 = t0 + Duration::from_secs(10);
         e.observe(Duration::ZERO, t1);
         let expected = 100.0 * MS * (-1.0f64).exp();
-        assert!((e.estimate_ns(t1) - expected).abs() < 1e3, "{}", e.value_ns);
+        assert!((e.estimate_ns(t1) - expected).abs() < 1e3);
         // A sample just after barely moves it.
         e.observe(Duration::ZERO, t1 + Duration::from_millis(1));
-        assert!(e.value_ns > expected * 0.99);
+        assert!(e.peek_ms(t1 + Duration::from_millis(1)) * MS > expected * 0.99);
     }
 }

@@ -21,22 +21,40 @@ struct Load {
 ///
 /// A plain mutex is enough: it is held for a hash lookup and a few float operations, never
 /// across an `.await`.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct LoadMap {
     loads: Mutex<HashMap<SocketAddr, Load>>,
+    /// The latency estimate of an endpoint on first sight.
+    initial: Duration,
+}
+
+impl Default for LoadMap {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl LoadMap {
     /// An empty map; endpoints are added on first sight with linkerd's default RTT.
     pub fn new() -> Self {
-        Self::default()
+        Self::starting_at(DEFAULT_RTT)
+    }
+
+    /// An empty map whose endpoints start at `initial` latency (proximity's guard starts at
+    /// zero: an endpoint not yet heard from is as near as its estimated RTT says).
+    pub fn starting_at(initial: Duration) -> Self {
+        Self {
+            loads: Mutex::default(),
+            initial,
+        }
     }
 
     fn with<R>(&self, addr: SocketAddr, now: Instant, f: impl FnOnce(&mut Load) -> R) -> R {
         let mut loads = self.loads.lock().unwrap_or_else(|e| e.into_inner());
+        let initial = self.initial;
         let load = loads.entry(addr).or_insert_with(|| Load {
             in_flight: 0,
-            ewma: PeakEwma::new(DEFAULT_RTT, DEFAULT_DECAY, now),
+            ewma: PeakEwma::new(initial, DEFAULT_DECAY, now),
         });
         f(load)
     }
@@ -67,6 +85,17 @@ impl LoadMap {
         let loads = self.loads.lock().unwrap_or_else(|e| e.into_inner());
         let count = |a| loads.get(a).map_or(0, |l: &Load| l.in_flight);
         addrs.iter().map(count).collect()
+    }
+
+    /// The latency estimates of `addrs` in ms, in order, decayed to `now`, read under one
+    /// lock; an endpoint never seen reads as the initial estimate.
+    pub fn latency_ms_all(&self, addrs: &[SocketAddr], now: Instant) -> Vec<f64> {
+        let loads = self.loads.lock().unwrap_or_else(|e| e.into_inner());
+        let initial = self.initial.as_secs_f64() * 1e3;
+        addrs
+            .iter()
+            .map(|a| loads.get(a).map_or(initial, |l| l.ewma.peek_ms(now)))
+            .collect()
     }
 
     /// The P2C PeakEWMA cost of `addr`: latency estimate × (in-flight + 1), as in tower's

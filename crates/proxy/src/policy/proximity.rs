@@ -3,14 +3,20 @@
 //! The weights come from brume-fog's [`proximity_weights`]:
 //! `w_i = (1−α)/n + α · d_i^−p / Σ_j d_j^−p`, where `d_i` is the endpoint's `distance_ms`
 //! (the gateway's estimated RTT to the endpoint's node). An endpoint of unknown distance keeps
-//! only its uniform share. With β set, endpoints whose live in-flight count exceeds (1+β) times
-//! the mean over the candidates are skipped, so a popular near replica sheds load to the next
-//! nearest instead of queueing. The in-flight counts are this gateway's own (connections for
-//! TCP, requests for HTTP): the guard needs no coordination between nodes.
+//! only its uniform share. With β set, the overload guard has two halves, both on what this
+//! gateway sees, so it needs no coordination between nodes: endpoints whose live in-flight
+//! count exceeds (1+β) times the mean over the candidates are skipped, and each distance is
+//! raised to the latency lately observed to that endpoint (its peak EWMA: time to the response
+//! headers for HTTP, to the connection for TCP, the connect timeout for a failed connect;
+//! `brume_fog::guarded_distances`). The first catches this gateway's own pile-ups; the second
+//! a replica that queues because many gateways send to it, which no single gateway's in-flight
+//! count shows, so a popular near replica sheds load to the next nearest instead of queueing.
 
 use std::net::SocketAddr;
 
-use brume_fog::{ProximityParams, pick_weighted, proximity_weights};
+use std::time::Duration;
+
+use brume_fog::{ProximityParams, guarded_distances, pick_weighted, proximity_weights};
 use rand::Rng;
 use tokio::time::Instant;
 
@@ -30,7 +36,7 @@ impl Proximity {
     pub fn new(params: ProximityParams) -> Self {
         Self {
             params,
-            loads: LoadMap::new(),
+            loads: LoadMap::starting_at(Duration::ZERO),
         }
     }
 
@@ -39,11 +45,12 @@ impl Proximity {
         &self.params
     }
 
-    /// The weight of each candidate as the next pick would see it.
-    pub fn weights(&self, candidates: &[&Endpoint]) -> Vec<f64> {
-        let distances: Vec<Option<f64>> = candidates.iter().map(|e| e.distance_ms).collect();
+    /// The weight of each candidate as a pick at `now` would see it.
+    pub fn weights(&self, candidates: &[&Endpoint], now: Instant) -> Vec<f64> {
+        let mut distances: Vec<Option<f64>> = candidates.iter().map(|e| e.distance_ms).collect();
         let in_flight: Option<Vec<u64>> = self.params.beta.map(|_| {
             let addrs: Vec<SocketAddr> = candidates.iter().map(|e| e.address).collect();
+            distances = guarded_distances(&distances, &self.loads.latency_ms_all(&addrs, now));
             self.loads.in_flight_all(&addrs)
         });
         match proximity_weights(&distances, in_flight.as_deref(), &self.params) {
@@ -67,13 +74,19 @@ impl Policy for Proximity {
         if candidates.is_empty() {
             return None;
         }
-        let weights = self.weights(candidates);
+        let weights = self.weights(candidates, ctx.now);
         let u: f64 = ctx.rng.random();
         pick_weighted(&weights, u).or_else(|| Some(uniform_index(ctx.rng, candidates.len())))
     }
 
     fn on_start(&self, endpoint: &Endpoint, now: Instant) {
         self.loads.start(endpoint.address, now);
+    }
+
+    fn on_latency(&self, endpoint: &Endpoint, latency: Duration, now: Instant) {
+        if self.params.beta.is_some() {
+            self.loads.observe(endpoint.address, latency, now);
+        }
     }
 
     fn on_end(&self, endpoint: &Endpoint, now: Instant) {
@@ -152,5 +165,28 @@ mod tests {
             policy.on_end(&eps[0], now);
         }
         assert_eq!(histogram(&policy, &eps, 300, 4, None)[0], 300);
+    }
+
+    #[test]
+    fn a_replica_slow_to_answer_sheds_to_the_next_nearest_and_comes_back() {
+        let eps = at(&[Some(2.0), Some(20.0), Some(50.0)]);
+        let policy = Proximity::new(params(1.0, 8.0, Some(1.0)));
+        let now = Instant::now();
+        let refs: Vec<&Endpoint> = eps.iter().collect();
+        assert!(
+            policy.weights(&refs, now)[0] > 0.99,
+            "never heard from: its RTT counts"
+        );
+        // It queues: answers take 80 ms, though nothing of this gateway's is in flight.
+        policy.on_latency(&eps[0], Duration::from_millis(80), now);
+        let slow = policy.weights(&refs, now);
+        assert!(slow[1] > 0.95, "{slow:?}");
+        // Its estimate decays (τ = 10 s) below the next one's 20 ms within about 14 s.
+        let later = policy.weights(&refs, now + Duration::from_secs(20));
+        assert!(later[0] > 0.99, "{later:?}");
+        // Without the guard, latency is not looked at.
+        let unguarded = Proximity::new(params(1.0, 8.0, None));
+        unguarded.on_latency(&eps[0], Duration::from_millis(80), now);
+        assert!(unguarded.weights(&refs, now)[0] > 0.99);
     }
 }
