@@ -86,6 +86,12 @@ struct RunArgs {
     /// The α values of proximity routing to compare, comma-separated.
     #[arg(long, value_delimiter = ',', default_values_t = Settings::default().alphas)]
     alphas: Vec<f64>,
+    /// The α Brume runs (whose figures are the headline); the proxy's default unless set.
+    #[arg(long, default_value_t = Settings::default().default_alpha)]
+    alpha: f64,
+    /// The exponent p of proximity routing's distance weights (w ∝ d^−p).
+    #[arg(long, default_value_t = Settings::default().p)]
+    p: f64,
     /// The offered load as a share of the replicas' capacity.
     #[arg(long, default_value_t = Settings::default().utilisation)]
     utilisation: f64,
@@ -118,6 +124,8 @@ impl RunArgs {
             hotspots: self.hotspots,
             zones: self.zones,
             alphas: self.alphas.clone(),
+            default_alpha: self.alpha,
+            p: self.p,
             utilisation: self.utilisation,
             slo_ms: self.slo_ms,
             service: ServiceModel {

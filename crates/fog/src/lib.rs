@@ -11,6 +11,7 @@ pub mod distance;
 pub mod error;
 pub mod evaluate;
 pub mod latency_filter;
+pub mod latency_floor;
 pub mod location;
 pub mod matrix;
 pub mod peak_ewma;
@@ -30,6 +31,7 @@ pub use evaluate::{
     ConvergenceStats, SimulationSettings, VivaldiReport, VivaldiRun, run_vivaldi, simulate_vivaldi,
 };
 pub use latency_filter::LatencyFilter;
+pub use latency_floor::{LatencyFloor, queueing_ms};
 pub use location::{GEO_ANNOTATION, NodeLocation, parse_geo};
 pub use matrix::{RttMatrix, RttSource};
 pub use peak_ewma::PeakEwma;

@@ -13,11 +13,12 @@
 //! when there are any, else all). See the `trafficDistribution` field doc in
 //! `core/v1 ServiceSpec` (Kubernetes 1.33+).
 //!
-//! The proximity parameters are brume-fog's [`ProximityParams`], whose defaults are the
-//! starting point of DESIGN §8: α = 0.8 (four fifths of the traffic follows distance, one
-//! fifth is spread uniformly, so every replica stays observed), p = 2 (inverse-square, as in
-//! Shepard's inverse-distance weighting, 1968) and β = 1 (skip an endpoint with more than twice
-//! the mean in flight). `fog.brume.io/proximity-beta: off` turns the guard off.
+//! The proximity parameters are brume-fog's [`ProximityParams`], whose defaults were measured
+//! with `brume sim`: α = 0.95 (19/20 of the traffic follows distance, 1/20 is spread
+//! uniformly, so every replica stays observed), p = 4 (DESIGN §8 started from Shepard's
+//! inverse-square weighting, 1968, p = 2, which spread too much traffic far away) and β = 1
+//! (skip an endpoint with more than twice the mean in flight, and weigh the latency observed
+//! to each). `fog.brume.io/proximity-beta: off` turns the guard off.
 
 use std::collections::BTreeMap;
 
@@ -384,7 +385,7 @@ mod tests {
         let defaults = ProximityParams::default();
         assert_eq!(
             (defaults.alpha, defaults.p, defaults.beta),
-            (0.8, 2.0, Some(1.0))
+            (0.95, 4.0, Some(1.0))
         );
     }
 

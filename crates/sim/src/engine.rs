@@ -17,6 +17,7 @@ use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
 use brume_fog::peak_ewma::{DEFAULT_DECAY_S, PeakEwma};
+use brume_fog::{LatencyFloor, queueing_ms};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
@@ -81,6 +82,8 @@ struct Gateway {
     /// The latency this gateway has observed to each replica, by replica id (the guard's
     /// latency half).
     observed: Vec<PeakEwma>,
+    /// The least latency this gateway lately saw from each replica, by replica id.
+    floors: Vec<LatencyFloor>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -355,7 +358,7 @@ impl<'a> Engine<'a> {
             let seen = gateway
                 .candidates
                 .iter()
-                .map(|&id| gateway.observed[id].peek_ms(now));
+                .map(|&id| queueing_ms(gateway.observed[id].peek_ms(now), &gateway.floors[id]));
             self.seen.extend(seen);
         }
         let Some(k) = self.routing.pick(
@@ -403,6 +406,9 @@ impl<'a> Engine<'a> {
             self.replicas.len(),
             PeakEwma::new(0.0, DEFAULT_DECAY_S, 0.0),
         );
+        gateway
+            .floors
+            .resize(self.replicas.len(), LatencyFloor::default());
         let listed: Vec<usize> = (0..self.replicas.len())
             .filter(|&id| self.replicas[id].listed)
             .collect();
@@ -431,6 +437,7 @@ impl<'a> Engine<'a> {
                     // The proxy records its connect timeout as the latency of a connect that
                     // fails (here as soon as the request reaches the dead node).
                     gateway.observed[r.replica as usize].observe(CONNECT_TIMEOUT_MS, event.at);
+                    gateway.floors[r.replica as usize].observe(CONNECT_TIMEOUT_MS, event.at);
                     self.total.failed += 1;
                     self.window.failed += 1;
                     return;
@@ -455,6 +462,7 @@ impl<'a> Engine<'a> {
                 let gateway = &mut self.gateways[r.gateway as usize];
                 gateway.in_flight[r.replica as usize] -= 1;
                 gateway.observed[r.replica as usize].observe(latency_ms, event.at);
+                gateway.floors[r.replica as usize].observe(latency_ms, event.at);
                 let within = latency_ms <= self.slo_ms;
                 for tally in [&mut self.total, &mut self.window] {
                     tally.latency.record(latency_ms);

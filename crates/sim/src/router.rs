@@ -110,14 +110,15 @@ impl Routing {
     }
 
     /// The index in the candidates of the endpoint that gets the next request. `distances_ms`,
-    /// `in_flight` and `observed_ms` are the candidates' estimated RTTs from the gateway, the
-    /// gateway's own requests in flight to each and the latency it has lately observed to each
-    /// (its peak EWMA; the guard reads the last two). `None` only for no candidates.
+    /// `in_flight` and `queueing_ms` are the candidates' estimated RTTs from the gateway, the
+    /// gateway's own requests in flight to each and the queueing it lately saw at each (its
+    /// recent latency above its floor: `brume_fog::queueing_ms`; the guard reads the last two).
+    /// `None` only for no candidates.
     pub fn pick(
         &self,
         distances_ms: &[Option<f64>],
         in_flight: &[u64],
-        observed_ms: &[f64],
+        queueing_ms: &[f64],
         rng: &mut StdRng,
     ) -> Option<usize> {
         let n = distances_ms.len();
@@ -131,7 +132,7 @@ impl Routing {
                 let (counts, guarded) = match params.beta {
                     Some(_) => (
                         Some(in_flight),
-                        guarded_distances(distances_ms, observed_ms),
+                        guarded_distances(distances_ms, queueing_ms),
                     ),
                     None => (None, distances_ms.to_vec()),
                 };

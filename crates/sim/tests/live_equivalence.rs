@@ -37,8 +37,18 @@ const DISTANCES: [Option<f64>; 6] = [
     Some(150.0),
 ];
 const IN_FLIGHT: [u64; 6] = [0, 14, 2, 1, 0, 3];
-/// The latency each endpoint lately answered in (ms; 0: not heard from), as the guard sees it.
-const OBSERVED_MS: [f64; 6] = [0.0, 9.0, 4.0, 30.0, 40.0, 0.0];
+/// Two answers from each endpoint, in ms (0: none): the least and then the latest, so the
+/// guard sees the second minus the first as queueing.
+const ANSWERS_MS: [(f64, f64); 6] = [
+    (0.0, 0.0),
+    (9.0, 12.0),
+    (4.0, 4.5),
+    (60.0, 60.0),
+    (5.0, 40.0),
+    (0.0, 0.0),
+];
+/// The queueing the router is given for them: latest − least.
+const QUEUEING_MS: [f64; 6] = [0.0, 3.0, 0.5, 0.0, 35.0, 0.0];
 
 fn endpoints() -> Vec<Endpoint> {
     DISTANCES
@@ -58,11 +68,11 @@ fn endpoints() -> Vec<Endpoint> {
 fn live_picks(policy: &dyn Policy, picks: usize, seed: u64) -> Vec<usize> {
     let eps = endpoints();
     let now = tokio::time::Instant::now();
-    for ((e, &n), &ms) in eps.iter().zip(&IN_FLIGHT).zip(&OBSERVED_MS) {
+    for ((e, &n), &(least, latest)) in eps.iter().zip(&IN_FLIGHT).zip(&ANSWERS_MS) {
         for _ in 0..n {
             policy.on_start(e, now);
         }
-        if ms > 0.0 {
+        for ms in [least, latest].into_iter().filter(|ms| *ms > 0.0) {
             policy.on_latency(e, std::time::Duration::from_secs_f64(ms / 1000.0), now);
         }
     }
@@ -85,7 +95,7 @@ fn sim_picks(routing: Routing, picks: usize, seed: u64) -> Vec<usize> {
     (0..picks)
         .map(|_| {
             routing
-                .pick(&DISTANCES, &IN_FLIGHT, &OBSERVED_MS, &mut rng)
+                .pick(&DISTANCES, &IN_FLIGHT, &QUEUEING_MS, &mut rng)
                 .expect("a candidate")
         })
         .collect()
@@ -102,7 +112,7 @@ fn the_router_picks_what_the_live_proxy_picks() {
         let expected = live_picks(&live, 2000, 7);
         assert_eq!(sim_picks(routing, 2000, 7), expected, "α = {alpha}");
         // The guard is on (β = 1): it skips endpoint 1 (14 in flight), and endpoint 4, as
-        // near by its RTT, answered in 40 ms, so the 12.5 ms endpoint 0 is now the nearest.
+        // near by its RTT, queues 35 ms, so the 12.5 ms endpoint 0 is now the nearest.
         if alpha == 1.0 {
             let nearest = expected.iter().filter(|&&i| i == 0).count();
             assert!(nearest > 1500, "{:?}", &expected[..10]);

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use brume_fog::{LatencyFloor, queueing_ms};
+
 use super::ewma::{DEFAULT_DECAY, DEFAULT_RTT, PeakEwma};
 
 /// The load of one endpoint as a policy sees it.
@@ -15,6 +17,8 @@ use super::ewma::{DEFAULT_DECAY, DEFAULT_RTT, PeakEwma};
 struct Load {
     in_flight: u64,
     ewma: PeakEwma,
+    /// The least latency lately seen, for the queueing proximity's guard reads.
+    floor: LatencyFloor,
 }
 
 /// Per-endpoint in-flight counts and peak-EWMA latencies, keyed by endpoint address.
@@ -26,6 +30,8 @@ pub struct LoadMap {
     loads: Mutex<HashMap<SocketAddr, Load>>,
     /// The latency estimate of an endpoint on first sight.
     initial: Duration,
+    /// The instant the floors' clock counts from.
+    epoch: Instant,
 }
 
 impl Default for LoadMap {
@@ -46,6 +52,7 @@ impl LoadMap {
         Self {
             loads: Mutex::default(),
             initial,
+            epoch: Instant::now(),
         }
     }
 
@@ -55,6 +62,7 @@ impl LoadMap {
         let load = loads.entry(addr).or_insert_with(|| Load {
             in_flight: 0,
             ewma: PeakEwma::new(initial, DEFAULT_DECAY, now),
+            floor: LatencyFloor::default(),
         });
         f(load)
     }
@@ -71,7 +79,11 @@ impl LoadMap {
 
     /// Folds one latency sample for `addr` into its peak EWMA.
     pub fn observe(&self, addr: SocketAddr, latency: Duration, now: Instant) {
-        self.with(addr, now, |l| l.ewma.observe(latency, now));
+        let at = now.saturating_duration_since(self.epoch).as_secs_f64();
+        self.with(addr, now, |l| {
+            l.ewma.observe(latency, now);
+            l.floor.observe(latency.as_secs_f64() * 1e3, at);
+        });
     }
 
     /// The number of connections or requests in flight to `addr`.
@@ -87,14 +99,17 @@ impl LoadMap {
         addrs.iter().map(count).collect()
     }
 
-    /// The latency estimates of `addrs` in ms, in order, decayed to `now`, read under one
-    /// lock; an endpoint never seen reads as the initial estimate.
-    pub fn latency_ms_all(&self, addrs: &[SocketAddr], now: Instant) -> Vec<f64> {
+    /// The queueing of `addrs` in ms, in order, at `now`: each one's recent latency above its
+    /// own floor ([`brume_fog::queueing_ms`]), read under one lock; 0 for one never heard from.
+    pub fn queueing_ms_all(&self, addrs: &[SocketAddr], now: Instant) -> Vec<f64> {
         let loads = self.loads.lock().unwrap_or_else(|e| e.into_inner());
-        let initial = self.initial.as_secs_f64() * 1e3;
         addrs
             .iter()
-            .map(|a| loads.get(a).map_or(initial, |l| l.ewma.peek_ms(now)))
+            .map(|a| {
+                loads
+                    .get(a)
+                    .map_or(0.0, |l| queueing_ms(l.ewma.peek_ms(now), &l.floor))
+            })
             .collect()
     }
 

@@ -6,11 +6,13 @@
 //! only its uniform share. With β set, the overload guard has two halves, both on what this
 //! gateway sees, so it needs no coordination between nodes: endpoints whose live in-flight
 //! count exceeds (1+β) times the mean over the candidates are skipped, and each distance is
-//! raised to the latency lately observed to that endpoint (its peak EWMA: time to the response
-//! headers for HTTP, to the connection for TCP, the connect timeout for a failed connect;
-//! `brume_fog::guarded_distances`). The first catches this gateway's own pile-ups; the second
-//! a replica that queues because many gateways send to it, which no single gateway's in-flight
-//! count shows, so a popular near replica sheds load to the next nearest instead of queueing.
+//! raised by the queueing lately observed at that endpoint: its recent latency (peak EWMA of
+//! the time to the response headers for HTTP, to the connection for TCP, the connect timeout
+//! for a failed connect) above the least it lately answered in (`brume_fog::guarded_distances`,
+//! `brume_fog::LatencyFloor`). The first catches this
+//! gateway's own pile-ups; the second a replica that queues because many gateways send to it,
+//! which no single gateway's in-flight count shows, so a popular near replica sheds load to the
+//! next nearest instead of queueing.
 
 use std::net::SocketAddr;
 
@@ -50,7 +52,7 @@ impl Proximity {
         let mut distances: Vec<Option<f64>> = candidates.iter().map(|e| e.distance_ms).collect();
         let in_flight: Option<Vec<u64>> = self.params.beta.map(|_| {
             let addrs: Vec<SocketAddr> = candidates.iter().map(|e| e.address).collect();
-            distances = guarded_distances(&distances, &self.loads.latency_ms_all(&addrs, now));
+            distances = guarded_distances(&distances, &self.loads.queueing_ms_all(&addrs, now));
             self.loads.in_flight_all(&addrs)
         });
         match proximity_weights(&distances, in_flight.as_deref(), &self.params) {
@@ -137,8 +139,8 @@ mod tests {
         let eps = at(&[Some(10.0), None, Some(10.0)]);
         let policy = Proximity::new(ProximityParams::default());
         let counts = histogram(&policy, &eps, 3000, 3, None);
-        // The unknown one keeps (1−0.8)/3 ≈ 6.7 %; the known ones ≈ 46.7 % each.
-        assert!((100..=300).contains(&counts[1]), "{counts:?}");
+        // The unknown one keeps (1−0.95)/3 ≈ 1.7 % (50 expected); the known ones ≈ 49.2 %.
+        assert!((20..=90).contains(&counts[1]), "{counts:?}");
         assert!(counts[0] > 1200 && counts[2] > 1200, "{counts:?}");
     }
 
@@ -177,11 +179,15 @@ mod tests {
             policy.weights(&refs, now)[0] > 0.99,
             "never heard from: its RTT counts"
         );
-        // It queues: answers take 80 ms, though nothing of this gateway's is in flight.
+        // It answers in its RTT plus 10 ms of service: that alone moves nothing.
+        policy.on_latency(&eps[0], Duration::from_millis(12), now);
+        let fast = policy.weights(&refs, now);
+        assert!(fast[0] > 0.99, "service time alone moves nothing: {fast:?}");
+        // Then in 80 ms, though nothing of this gateway's is in flight: it queues.
         policy.on_latency(&eps[0], Duration::from_millis(80), now);
         let slow = policy.weights(&refs, now);
         assert!(slow[1] > 0.95, "{slow:?}");
-        // Its estimate decays (τ = 10 s) below the next one's 20 ms within about 14 s.
+        // Its estimate decays (τ = 10 s) and it is the nearest again within about 15 s.
         let later = policy.weights(&refs, now + Duration::from_secs(20));
         assert!(later[0] > 0.99, "{later:?}");
         // Without the guard, latency is not looked at.

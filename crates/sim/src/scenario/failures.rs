@@ -108,7 +108,7 @@ impl Variant {
     fn routing(&self, settings: &Settings) -> Routing {
         match self {
             Variant::KubernetesDefaults => Routing::Random,
-            Variant::Brume => Routing::proximity(settings.default_alpha),
+            Variant::Brume => settings.proximity(settings.default_alpha),
         }
     }
 }

@@ -182,7 +182,7 @@ impl Variant {
 
     fn routing(&self, settings: &Settings) -> Routing {
         if self.brume() {
-            Routing::proximity(settings.default_alpha)
+            settings.proximity(settings.default_alpha)
         } else {
             Routing::Random
         }

@@ -100,6 +100,8 @@ pub struct Settings {
     pub alphas: Vec<f64>,
     /// The α Brume runs by default (the proxy's), whose figures are the headline.
     pub default_alpha: f64,
+    /// The exponent p of the distance weights (the proxy's by default).
+    pub p: f64,
     /// The offered load as a share of the replicas' total capacity.
     pub utilisation: f64,
     /// The latency bound counted as meeting the SLO, in ms.
@@ -128,6 +130,7 @@ impl Default for Settings {
             zones: 8,
             alphas: vec![0.0, 0.25, 0.5, 0.7, 0.8, 0.9, 0.95, 1.0],
             default_alpha: brume_fog::ProximityParams::default().alpha,
+            p: brume_fog::ProximityParams::default().p,
             utilisation: 0.6,
             slo_ms: 30.0,
             service: ServiceModel::default(),
@@ -177,10 +180,16 @@ impl Settings {
         if self.zones == 0 {
             return Err(bad("--zones", 0, "at least 1"));
         }
-        for &a in self.alphas.iter().chain([&self.default_alpha]) {
+        for &a in &self.alphas {
             if !(0.0..=1.0).contains(&a) {
                 return Err(bad("--alphas", a, "numbers in [0, 1]"));
             }
+        }
+        if !(0.0..=1.0).contains(&self.default_alpha) {
+            return Err(bad("--alpha", self.default_alpha, "a number in [0, 1]"));
+        }
+        if !(self.p.is_finite() && self.p > 0.0) {
+            return Err(bad("--p", self.p, "a number > 0"));
         }
         if !(self.utilisation > 0.0 && self.utilisation <= 2.0) {
             return Err(bad(
@@ -207,6 +216,15 @@ impl Settings {
             ));
         }
         Ok(())
+    }
+
+    /// Brume's proximity routing at `alpha`, with this run's p and the proxy's β.
+    pub fn proximity(&self, alpha: f64) -> Routing {
+        let Routing::Proximity { mut params } = Routing::proximity(alpha) else {
+            unreachable!("Routing::proximity is a proximity routing")
+        };
+        params.p = self.p;
+        Routing::Proximity { params }
     }
 
     /// The offered request rate: `utilisation` of the replicas' capacity.

@@ -19,7 +19,6 @@ use crate::placement::{
     true_latency,
 };
 use crate::report::{Report, Table, fixed, headline};
-use crate::router::Routing;
 use crate::scenario::{Progress, Settings, Setup, parallel, run_static};
 use crate::topology::Topology;
 use crate::users::{DemandShape, Population};
@@ -168,7 +167,7 @@ pub fn run(
             &background_load(topology.len(), settings.seed),
         );
         let summary = true_latency(topology, &setup.demand, &replicas);
-        let routing = Routing::proximity(settings.default_alpha);
+        let routing = settings.proximity(settings.default_alpha);
         let engine = run_static(&setup, settings, routing, &replicas, per_strategy, progress);
         Outcome {
             strategy,

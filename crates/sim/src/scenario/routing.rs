@@ -40,9 +40,9 @@ pub struct Outcome {
 /// The policies compared: the baselines, then Brume at each α.
 pub fn policies(settings: &Settings) -> Vec<Routing> {
     let mut out = vec![Routing::Random, Routing::SameZone, Routing::nearest()];
-    out.extend(settings.alphas.iter().map(|&a| Routing::proximity(a)));
+    out.extend(settings.alphas.iter().map(|&a| settings.proximity(a)));
     if !settings.alphas.contains(&settings.default_alpha) {
-        out.push(Routing::proximity(settings.default_alpha));
+        out.push(settings.proximity(settings.default_alpha));
     }
     out
 }

@@ -95,7 +95,7 @@ impl Variant {
     fn routing(&self, settings: &Settings) -> Routing {
         match self {
             Variant::KubernetesDefault => Routing::Random,
-            _ => Routing::proximity(settings.default_alpha),
+            _ => settings.proximity(settings.default_alpha),
         }
     }
 
