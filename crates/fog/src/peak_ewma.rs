@@ -55,6 +55,10 @@ impl PeakEwma {
         if latency_ms > self.value_ms {
             return latency_ms;
         }
+        if self.value_ms == latency_ms {
+            // Nothing to decay (an endpoint never heard from reads 0 without an exp).
+            return latency_ms;
+        }
         let elapsed = (now_s - self.updated_s).max(0.0);
         let keep = (-elapsed / self.decay_s).exp();
         self.value_ms * keep + latency_ms * (1.0 - keep)

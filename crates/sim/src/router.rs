@@ -6,6 +6,8 @@
 //! table does for `trafficDistribution: PreferSameZone`. `tests/live_equivalence.rs` drives the
 //! proxy and this module with one fixture and checks that they pick the same endpoints.
 
+use std::borrow::Cow;
+
 use brume_fog::routing_spec::Preference;
 use brume_fog::{ProximityParams, guarded_distances, pick_weighted, proximity_weights};
 use rand::Rng;
@@ -129,12 +131,14 @@ impl Routing {
             Routing::Random | Routing::SameZone => Some(rng.random_range(0..n)),
             Routing::Proximity { params } => {
                 let params = ProximityParams::from(*params);
+                let queued = queueing_ms.iter().any(|q| *q > 0.0);
                 let (counts, guarded) = match params.beta {
-                    Some(_) => (
+                    Some(_) if queued => (
                         Some(in_flight),
-                        guarded_distances(distances_ms, queueing_ms),
+                        Cow::Owned(guarded_distances(distances_ms, queueing_ms)),
                     ),
-                    None => (None, distances_ms.to_vec()),
+                    Some(_) => (Some(in_flight), Cow::Borrowed(distances_ms)),
+                    None => (None, Cow::Borrowed(distances_ms)),
                 };
                 let weights =
                     proximity_weights(&guarded, counts, &params).unwrap_or_else(|_| vec![1.0; n]);
