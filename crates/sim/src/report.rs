@@ -7,6 +7,8 @@ use serde::Serialize;
 
 use crate::error::SimError;
 use crate::figure::Figure;
+use crate::scenario::Settings;
+use crate::topology::Topology;
 
 /// One headline figure of a run: what a claim in docs/EVALUATION.md quotes.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -107,6 +109,25 @@ pub struct Report {
 }
 
 impl Report {
+    /// The report of a `scenario` run on `topology` with `settings`, before its figures: the
+    /// scenario fills in the rest (`Report { table, .. Report::new(..) }`), and the command
+    /// line sets `command`.
+    pub fn new(scenario: &str, topology: &Topology, settings: &Settings) -> Report {
+        Report {
+            scenario: scenario.into(),
+            topology: topology.name.clone(),
+            nodes: topology.len(),
+            seed: settings.seed,
+            command: String::new(),
+            settings: serde_json::to_value(settings).expect("settings serialise"),
+            headline: Vec::new(),
+            table: Table::default(),
+            results: serde_json::Value::Null,
+            figures: Vec::new(),
+            requests: 0,
+        }
+    }
+
     /// The value of a headline figure, if the run has it.
     pub fn headline(&self, key: &str) -> Option<f64> {
         self.headline.iter().find(|h| h.key == key).map(|h| h.value)

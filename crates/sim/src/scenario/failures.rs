@@ -542,17 +542,12 @@ fn report(
         ),
     ];
     Report {
-        scenario: "failures".into(),
-        topology: topology.name.clone(),
-        nodes: topology.len(),
-        seed: settings.seed,
-        command: String::new(),
-        settings: serde_json::to_value(settings).expect("settings serialise"),
         headline: headlines,
         table,
         results,
         figures,
         requests: outcomes.iter().map(|o| o.issued).sum(),
+        ..Report::new("failures", topology, settings)
     }
 }
 

@@ -555,17 +555,12 @@ fn report(
         rate,
     ];
     Report {
-        scenario: "load".into(),
-        topology: topology.name.clone(),
-        nodes: topology.len(),
-        seed: settings.seed,
-        command: String::new(),
-        settings: serde_json::to_value(settings).expect("settings serialise"),
         headline: headlines,
         table,
         results,
         figures,
         requests: outcomes.iter().map(|o| o.issued).sum(),
+        ..Report::new("load", topology, settings)
     }
 }
 

@@ -358,12 +358,6 @@ fn report(
             .collect(),
     };
     Report {
-        scenario: "placement".into(),
-        topology: topology.name.clone(),
-        nodes: topology.len(),
-        seed: settings.seed,
-        command: String::new(),
-        settings: serde_json::to_value(settings).expect("settings serialise"),
         headline,
         table,
         results: serde_json::json!({
@@ -374,5 +368,6 @@ fn report(
         }),
         figures: vec![cdf],
         requests: per_strategy * outcomes.len() as u64,
+        ..Report::new("placement", topology, settings)
     }
 }

@@ -215,12 +215,6 @@ fn report(
         series,
     };
     Report {
-        scenario: "routing".into(),
-        topology: topology.name.clone(),
-        nodes: topology.len(),
-        seed: settings.seed,
-        command: String::new(),
-        settings: serde_json::to_value(settings).expect("settings serialise"),
         headline,
         table,
         results: serde_json::json!({
@@ -233,5 +227,6 @@ fn report(
         }),
         figures: vec![cdf, trade_off],
         requests: per_policy * outcomes.len() as u64,
+        ..Report::new("routing", topology, settings)
     }
 }

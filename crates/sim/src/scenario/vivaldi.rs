@@ -192,11 +192,6 @@ pub fn run(
         series,
     };
     Ok(Report {
-        scenario: "vivaldi".into(),
-        topology: topology.name.clone(),
-        nodes: topology.len(),
-        seed: settings.seed,
-        command: String::new(),
         settings: serde_json::json!({
             "vivaldi": vivaldi_settings(topology.len(), settings.seed),
             "config": format!("{:?}", VivaldiConfig::default()),
@@ -208,6 +203,6 @@ pub fn run(
             "published_median_error": PUBLISHED_MEDIAN_ERROR,
         }),
         figures: vec![figure],
-        requests: 0,
+        ..Report::new("vivaldi", topology, settings)
     })
 }
