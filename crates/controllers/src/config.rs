@@ -6,7 +6,7 @@ use std::time::Duration;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ControllersConfig {
     /// How old a node's Lease may get before the node is NotReady and tainted unreachable
-    /// (DESIGN §6: fog default 10 s; Kubernetes' `node-monitor-grace-period` is 40 s).
+    /// (DESIGN §6: fog default 10 s; Kubernetes' `node-monitor-grace-period` is 50 s since 1.32).
     pub node_grace_period: Duration,
     /// How long a pod stays on an unreachable or not-ready node when it has no toleration of its
     /// own for that taint (DESIGN §8: fog default 30 s; Kubernetes' admission adds 300 s).
