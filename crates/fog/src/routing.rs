@@ -123,6 +123,34 @@ pub fn guarded_distances(distances_ms: &[Option<f64>], queueing_ms: &[f64]) -> V
         .collect()
 }
 
+/// What the overload guard reads about each candidate, as one gateway sees it: its own
+/// requests in flight to each, and the queueing it lately saw at each ([`guarded_distances`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GuardInputs<'a> {
+    /// In-flight requests or connections, one per candidate.
+    pub in_flight: &'a [u64],
+    /// Queueing in ms, one per candidate (0 when none was seen).
+    pub queueing_ms: &'a [f64],
+}
+
+/// The routing weights with the overload guard when β is set: overloaded endpoints skipped by
+/// their in-flight counts and each distance raised by its queueing; without β the guard's
+/// inputs are not read (they may be empty). The live proxy and the simulator both call this.
+pub fn guarded_weights(
+    distances_ms: &[Option<f64>],
+    guard: GuardInputs<'_>,
+    params: &ProximityParams,
+) -> Result<Vec<f64>, FogError> {
+    if params.beta.is_none() {
+        return proximity_weights(distances_ms, None, params);
+    }
+    if guard.queueing_ms.iter().any(|q| *q > 0.0) {
+        let raised = guarded_distances(distances_ms, guard.queueing_ms);
+        return proximity_weights(&raised, Some(guard.in_flight), params);
+    }
+    proximity_weights(distances_ms, Some(guard.in_flight), params)
+}
+
 /// The routing weight of each endpoint, summing to 1 (empty for no endpoints).
 ///
 /// `distances_ms[i]` is the estimated RTT to endpoint i, `None` when unknown; a NaN, infinite or

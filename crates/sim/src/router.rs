@@ -1,15 +1,13 @@
 //! The routing policies a simulated gateway runs, each the decision the live proxy makes for
-//! the same inputs: `proximity` weighs the candidates with `brume_fog::proximity_weights` (the
-//! guard's distances raised by `guarded_distances`) and draws with `pick_weighted` from one
-//! uniform number, as `brume_proxy::policy::Proximity` does; `random` draws a uniform index, as `brume_proxy::policy::Random` does; the topology
+//! the same inputs: `proximity` weighs the candidates with `brume_fog::guarded_weights` and
+//! draws with `pick_weighted` from one uniform number, as `brume_proxy::policy::Proximity`
+//! does; `random` draws a uniform index, as `brume_proxy::policy::Random` does; the topology
 //! baseline narrows to the gateway's zone with `Preference::narrow`, as the proxy's routing
 //! table does for `trafficDistribution: PreferSameZone`. `tests/live_equivalence.rs` drives the
 //! proxy and this module with one fixture and checks that they pick the same endpoints.
 
-use std::borrow::Cow;
-
 use brume_fog::routing_spec::Preference;
-use brume_fog::{ProximityParams, guarded_distances, pick_weighted, proximity_weights};
+use brume_fog::{GuardInputs, ProximityParams, guarded_weights, pick_weighted};
 use rand::Rng;
 use rand::rngs::StdRng;
 use serde::Serialize;
@@ -131,17 +129,12 @@ impl Routing {
             Routing::Random | Routing::SameZone => Some(rng.random_range(0..n)),
             Routing::Proximity { params } => {
                 let params = ProximityParams::from(*params);
-                let queued = queueing_ms.iter().any(|q| *q > 0.0);
-                let (counts, guarded) = match params.beta {
-                    Some(_) if queued => (
-                        Some(in_flight),
-                        Cow::Owned(guarded_distances(distances_ms, queueing_ms)),
-                    ),
-                    Some(_) => (Some(in_flight), Cow::Borrowed(distances_ms)),
-                    None => (None, Cow::Borrowed(distances_ms)),
+                let guard = GuardInputs {
+                    in_flight,
+                    queueing_ms,
                 };
                 let weights =
-                    proximity_weights(&guarded, counts, &params).unwrap_or_else(|_| vec![1.0; n]);
+                    guarded_weights(distances_ms, guard, &params).unwrap_or_else(|_| vec![1.0; n]);
                 let u: f64 = rng.random();
                 pick_weighted(&weights, u).or_else(|| Some(rng.random_range(0..n)))
             }

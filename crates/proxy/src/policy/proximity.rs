@@ -8,17 +8,15 @@
 //! count exceeds (1+β) times the mean over the candidates are skipped, and each distance is
 //! raised by the queueing lately observed at that endpoint: its recent latency (peak EWMA of
 //! the time to the response headers for HTTP, to the connection for TCP, the connect timeout
-//! for a failed connect) above the least it lately answered in (`brume_fog::guarded_distances`,
-//! `brume_fog::LatencyFloor`). The first catches this
-//! gateway's own pile-ups; the second a replica that queues because many gateways send to it,
-//! which no single gateway's in-flight count shows, so a popular near replica sheds load to the
-//! next nearest instead of queueing.
+//! for a failed connect) above the least it lately answered in (`brume_fog::guarded_weights`,
+//! `brume_fog::LatencyFloor`). The first catches this gateway's own pile-ups; the second a
+//! replica that queues because many gateways send to it, which no single gateway's in-flight
+//! count shows, so a popular near replica sheds load to the next nearest instead of queueing.
 
 use std::net::SocketAddr;
-
 use std::time::Duration;
 
-use brume_fog::{ProximityParams, guarded_distances, pick_weighted, proximity_weights};
+use brume_fog::{GuardInputs, ProximityParams, guarded_weights, pick_weighted};
 use rand::Rng;
 use tokio::time::Instant;
 
@@ -49,13 +47,19 @@ impl Proximity {
 
     /// The weight of each candidate as a pick at `now` would see it.
     pub fn weights(&self, candidates: &[&Endpoint], now: Instant) -> Vec<f64> {
-        let mut distances: Vec<Option<f64>> = candidates.iter().map(|e| e.distance_ms).collect();
-        let in_flight: Option<Vec<u64>> = self.params.beta.map(|_| {
+        let distances: Vec<Option<f64>> = candidates.iter().map(|e| e.distance_ms).collect();
+        let (in_flight, queueing) = if self.params.beta.is_some() {
             let addrs: Vec<SocketAddr> = candidates.iter().map(|e| e.address).collect();
-            distances = guarded_distances(&distances, &self.loads.queueing_ms_all(&addrs, now));
-            self.loads.in_flight_all(&addrs)
-        });
-        match proximity_weights(&distances, in_flight.as_deref(), &self.params) {
+            let queueing = self.loads.queueing_ms_all(&addrs, now);
+            (self.loads.in_flight_all(&addrs), queueing)
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        let guard = GuardInputs {
+            in_flight: &in_flight,
+            queueing_ms: &queueing,
+        };
+        match guarded_weights(&distances, guard, &self.params) {
             Ok(w) => w,
             Err(e) => {
                 // The parser only builds valid parameters; should one slip through, balance
