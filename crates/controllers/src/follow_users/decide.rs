@@ -122,7 +122,8 @@ pub fn move_state(d: &Deployment) -> Option<MoveState> {
     serde_json::from_str(raw).ok()
 }
 
-fn last_move(d: &Deployment) -> Option<Timestamp> {
+/// When the last move on a Deployment finished (`fog.brume.io/last-move`), if it says.
+pub fn last_move(d: &Deployment) -> Option<Timestamp> {
     d.metadata
         .annotations
         .as_ref()?

@@ -23,9 +23,9 @@
 
 use serde::Serialize;
 
-use brume_api::placement::MOVE_ANNOTATION;
 use brume_controllers::ControllersConfig;
-use brume_controllers::follow_users::{Inputs, Settings as MoveSettings, Step, decide};
+use brume_controllers::follow_users::decide::{last_move, move_state};
+use brume_controllers::follow_users::{Inputs, Settings as MoveSettings, decide};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
 
@@ -276,8 +276,7 @@ fn simulate(
     // The decision is pure, and when idle it reads the time only to wait out the cooldown:
     // once it has answered nothing, idle and cooled down, it answers nothing again until its
     // inputs change, so that call is skipped (the answer is the same; it only saves time).
-    let cooldown_s = move_settings.cooldown.as_secs_f64();
-    let (mut last_quiet, mut last_stamp): (Option<Quiet>, Option<f64>) = (None, None);
+    let mut last_quiet: Option<Quiet> = None;
     let (mut overall, mut steady) = (Histogram::default(), Histogram::default());
     let (mut steady_within, mut steady_count) = (0u64, 0u64);
     let mut windows = Vec::with_capacity(pace.windows);
@@ -299,7 +298,6 @@ fn simulate(
                 .demand(n, rate_per_user);
             deployment.set_demand(&reported);
             let view = demand_view(&reported);
-            let site_list = sites(&setup.estimates, deployment.nodes());
             let d = deployment.deployment(next_sync);
             let pods = deployment.pods(next_sync);
             let quiet = Quiet {
@@ -308,25 +306,21 @@ fn simulate(
                 deployment: d.clone(),
             };
             if last_quiet.as_ref() != Some(&quiet) {
+                let now = timestamp(next_sync);
+                let site_list = sites(&setup.estimates, deployment.nodes());
                 let steps = decide(&Inputs {
                     deployment: &d,
                     pods: &pods,
                     demand: &view,
                     sites: &site_list,
                     settings: move_settings,
-                    now: timestamp(next_sync),
+                    now,
                 });
-                let cooled = last_stamp.is_none_or(|t| next_sync - t >= cooldown_s);
-                let idle = !d
-                    .metadata
-                    .annotations
-                    .as_ref()
-                    .is_some_and(|a| a.contains_key(MOVE_ANNOTATION));
+                let cooled =
+                    last_move(&d).is_none_or(|t| now.duration_since(t) >= move_settings.cooldown);
+                let idle = move_state(&d).is_none();
                 last_quiet = (steps.is_empty() && cooled && idle).then_some(quiet);
                 for step in steps {
-                    if let Step::StampLastMove(_) = step {
-                        last_stamp = Some(next_sync);
-                    }
                     deployment.apply(&mut engine, step, next_sync);
                 }
             }
