@@ -45,3 +45,35 @@ pub struct Figure {
     /// The series.
     pub series: Vec<Series>,
 }
+
+impl Series {
+    /// A series drawn as a line through `points`, without point labels.
+    pub fn line(name: impl Into<String>, points: Vec<(f64, f64)>) -> Series {
+        Series {
+            name: name.into(),
+            points,
+            labels: Vec::new(),
+        }
+    }
+}
+
+impl Figure {
+    /// Lines on linear axes (time series).
+    pub fn lines(
+        file: &str,
+        title: String,
+        x_label: String,
+        y_label: &str,
+        series: Vec<Series>,
+    ) -> Figure {
+        Figure {
+            file: file.into(),
+            title,
+            x_label,
+            y_label: y_label.into(),
+            x_log: false,
+            kind: FigureKind::Lines,
+            series,
+        }
+    }
+}

@@ -31,7 +31,7 @@ use serde::Serialize;
 
 use crate::engine::Tally;
 use crate::error::SimError;
-use crate::figure::{Figure, FigureKind, Series};
+use crate::figure::{Figure, Series};
 use crate::histogram::{Histogram, LatencyStats};
 use crate::placement;
 use crate::report::{Report, Table, fixed, headline};
@@ -511,21 +511,24 @@ fn report(
         cut,
         "%",
     ));
-    let over_time = |file: &str, title: &str, y_label: &str, y: fn(&Window) -> f64| Figure {
-        file: file.into(),
-        title: format!("{title} ({})", topology.name),
-        x_label: format!("time (s; nodes fail at {T_FAIL_S} s; {WINDOW_S} s windows)"),
-        y_label: y_label.into(),
-        x_log: false,
-        kind: FigureKind::Lines,
-        series: outcomes
+    let over_time = |file: &str, title: &str, y_label: &str, y: fn(&Window) -> f64| {
+        let series = outcomes
             .iter()
-            .map(|o| Series {
-                name: o.variant.label().into(),
-                points: o.windows.iter().map(|w| (w.end_s, y(w))).collect(),
-                labels: Vec::new(),
+            .map(|o| {
+                Series::line(
+                    o.variant.label(),
+                    o.windows.iter().map(|w| (w.end_s, y(w))).collect(),
+                )
             })
-            .collect(),
+            .collect();
+        let title = format!("{title} ({})", topology.name);
+        Figure::lines(
+            file,
+            title,
+            format!("time (s; nodes fail at {T_FAIL_S} s; {WINDOW_S} s windows)"),
+            y_label,
+            series,
+        )
     };
     let figures = vec![
         over_time(

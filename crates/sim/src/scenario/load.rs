@@ -45,7 +45,7 @@ use autoscalers::{Autoscaler, SyncInputs};
 
 use crate::engine::{ServiceModel, Tally};
 use crate::error::SimError;
-use crate::figure::{Figure, FigureKind, Series};
+use crate::figure::{Figure, Series};
 use crate::histogram::LatencyStats;
 use crate::placement;
 use crate::report::{Report, Table, fixed, headline};
@@ -493,21 +493,18 @@ fn report(
         ),
     ]);
     let x_label = format!("time (s; {WINDOW_S} s windows)");
-    let over_time = |file: &str, title: &str, y_label: &str, y: fn(&Window) -> f64| Figure {
-        file: file.into(),
-        title: format!("{title} ({})", topology.name),
-        x_label: x_label.clone(),
-        y_label: y_label.into(),
-        x_log: false,
-        kind: FigureKind::Lines,
-        series: outcomes
+    let over_time = |file: &str, title: &str, y_label: &str, y: fn(&Window) -> f64| {
+        let series = outcomes
             .iter()
-            .map(|o| Series {
-                name: o.variant.label().into(),
-                points: o.windows.iter().map(|w| (w.end_s, y(w))).collect(),
-                labels: Vec::new(),
+            .map(|o| {
+                Series::line(
+                    o.variant.label(),
+                    o.windows.iter().map(|w| (w.end_s, y(w))).collect(),
+                )
             })
-            .collect(),
+            .collect();
+        let title = format!("{title} ({})", topology.name);
+        Figure::lines(file, title, x_label.clone(), y_label, series)
     };
     let mut replicas = over_time(
         "load-replicas.svg",
@@ -517,33 +514,27 @@ fn report(
     );
     // The load on the same axis: how many replicas running flat out it takes.
     let capacity = settings.service.capacity_rps();
-    replicas.series.push(Series {
-        name: "offered load ÷ one replica's capacity".into(),
-        points: outcomes[0]
+    replicas.series.push(Series::line(
+        "offered load ÷ one replica's capacity",
+        outcomes[0]
             .windows
             .iter()
             .map(|w| (w.end_s, w.offered_rps / capacity))
             .collect(),
-        labels: Vec::new(),
-    });
-    let rate = Figure {
-        file: "load-rate.svg".into(),
-        title: format!("The offered request rate over the day ({})", topology.name),
-        x_label: x_label.clone(),
-        y_label: "requests per second".into(),
-        x_log: false,
-        kind: FigureKind::Lines,
-        series: vec![Series {
-            name: "offered".into(),
-            points: (0..=DURATION_S / WINDOW_S)
-                .map(|k| {
-                    let t = f64::from(k * WINDOW_S);
-                    (t, profile.rate_at(t))
-                })
-                .collect(),
-            labels: Vec::new(),
-        }],
-    };
+    ));
+    let offered = (0..=DURATION_S / WINDOW_S)
+        .map(|k| {
+            let t = f64::from(k * WINDOW_S);
+            (t, profile.rate_at(t))
+        })
+        .collect();
+    let rate = Figure::lines(
+        "load-rate.svg",
+        format!("The offered request rate over the day ({})", topology.name),
+        x_label.clone(),
+        "requests per second",
+        vec![Series::line("offered", offered)],
+    );
     let figures = vec![
         replicas,
         over_time(

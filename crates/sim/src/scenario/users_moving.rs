@@ -31,7 +31,7 @@ use k8s_openapi::api::core::v1::Pod;
 
 use crate::engine::Engine;
 use crate::error::SimError;
-use crate::figure::{Figure, FigureKind, Series};
+use crate::figure::{Figure, Series};
 use crate::histogram::{Histogram, LatencyStats};
 use crate::report::{Report, Table, fixed, headline};
 use crate::router::Routing;
@@ -562,27 +562,25 @@ fn report(
             "%",
         ),
     ]);
-    let over_time = |file: &str, title: &str, y_label: &str, y: fn(&Window) -> f64| Figure {
-        file: file.into(),
-        title: format!("{title} ({})", topology.name),
-        x_label: format!(
-            "time (s; the users move at {} s, over {COMMUTE_S} s; {WINDOW_S} s windows)",
-            (1..PHASES)
-                .map(|p| format!("{:.0}", p as f64 * PHASE_S))
-                .collect::<Vec<_>>()
-                .join(" and ")
-        ),
-        y_label: y_label.into(),
-        x_log: false,
-        kind: FigureKind::Lines,
-        series: outcomes
+    let x_label = format!(
+        "time (s; the users move at {} s, over {COMMUTE_S} s; {WINDOW_S} s windows)",
+        (1..PHASES)
+            .map(|p| format!("{:.0}", p as f64 * PHASE_S))
+            .collect::<Vec<_>>()
+            .join(" and ")
+    );
+    let over_time = |file: &str, title: &str, y_label: &str, y: fn(&Window) -> f64| {
+        let series = outcomes
             .iter()
-            .map(|o| Series {
-                name: o.variant.label().into(),
-                points: o.windows.iter().map(|w| (w.end_s, y(w))).collect(),
-                labels: Vec::new(),
+            .map(|o| {
+                Series::line(
+                    o.variant.label(),
+                    o.windows.iter().map(|w| (w.end_s, y(w))).collect(),
+                )
             })
-            .collect(),
+            .collect();
+        let title = format!("{title} ({})", topology.name);
+        Figure::lines(file, title, x_label.clone(), y_label, series)
     };
     let figures = vec![
         over_time(
