@@ -395,24 +395,46 @@ mod tests {
     use super::*;
     use crate::engine::ServiceModel;
     use crate::router::Routing;
-    use crate::topology::Topology;
+    use crate::topology::{CitySettings, Topology};
+
+    /// A city of 20 nodes, its coordinates, one zone.
+    struct Fog {
+        topology: Topology,
+        estimates: Estimates,
+        zones: Vec<u16>,
+        seed: u64,
+    }
+
+    impl Fog {
+        fn new(seed: u64) -> Fog {
+            let topology = Topology::city(&CitySettings::new(20, seed));
+            let estimates =
+                Estimates::compute(&topology, crate::estimates::Distances::Vivaldi, seed).unwrap();
+            Fog {
+                topology,
+                estimates,
+                zones: vec![0; 20],
+                seed,
+            }
+        }
+
+        fn engine(&self) -> Engine<'_> {
+            let service = ServiceModel::default();
+            let (t, e, z) = (&self.topology, &self.estimates, &self.zones);
+            Engine::new(t, e, z, Routing::Random, service, 30.0, self.seed)
+        }
+
+        /// The scheduler's nodes, no background load.
+        fn nodes(&self) -> Vec<NodeInfo> {
+            placement::cluster(&self.estimates, 20, &[0.0; 20])
+        }
+    }
 
     #[test]
     fn scaling_schedules_then_lists_after_startup_and_deletes_in_the_replicasets_order() {
-        let topology = Topology::city(&crate::topology::CitySettings::new(20, 3));
-        let estimates =
-            Estimates::compute(&topology, crate::estimates::Distances::Vivaldi, 3).unwrap();
-        let zones = vec![0; 20];
-        let mut engine = Engine::new(
-            &topology,
-            &estimates,
-            &zones,
-            Routing::Random,
-            ServiceModel::default(),
-            30.0,
-            3,
-        );
-        let mut nodes = placement::cluster(&estimates, 20, &[0.0; 20]);
+        let fog = Fog::new(3);
+        let mut engine = fog.engine();
+        let mut nodes = fog.nodes();
         let placed = placement::schedule(&mut nodes, &[], 2, false, 0);
         let mut d = SimDeployment::running(nodes, &placed, false, &mut engine);
         assert_eq!(engine.listed().len(), 2);
@@ -438,20 +460,9 @@ mod tests {
 
     #[test]
     fn a_marked_pods_replacement_goes_to_its_target() {
-        let topology = Topology::city(&crate::topology::CitySettings::new(20, 4));
-        let estimates =
-            Estimates::compute(&topology, crate::estimates::Distances::Vivaldi, 4).unwrap();
-        let zones = vec![0; 20];
-        let mut engine = Engine::new(
-            &topology,
-            &estimates,
-            &zones,
-            Routing::Random,
-            ServiceModel::default(),
-            30.0,
-            4,
-        );
-        let mut nodes = placement::cluster(&estimates, 20, &[0.0; 20]);
+        let fog = Fog::new(4);
+        let mut engine = fog.engine();
+        let mut nodes = fog.nodes();
         let placed = placement::schedule(&mut nodes, &[], 1, true, 0);
         let target = (placed[0] + 7) % 20;
         let mut d = SimDeployment::running(nodes, &placed, true, &mut engine);
