@@ -80,6 +80,13 @@ struct RunArgs {
     /// Demand hotspots.
     #[arg(long, default_value_t = Settings::default().hotspots)]
     hotspots: usize,
+    /// The share of users around the hotspots, in [0, 1]; the rest spread over every node.
+    #[arg(long, default_value_t = Settings::default().concentration)]
+    concentration: f64,
+    /// How far users spread around a hotspot: the mean rank of their gateway among the
+    /// centre's nodes by RTT (0: all on the centre).
+    #[arg(long, default_value_t = Settings::default().reach)]
+    reach: f64,
     /// Zones for the Kubernetes topology-aware baseline (clustered from the RTTs).
     #[arg(long, default_value_t = Settings::default().zones)]
     zones: usize,
@@ -122,6 +129,8 @@ impl RunArgs {
             requests: self.requests,
             replicas: self.replicas,
             hotspots: self.hotspots,
+            concentration: self.concentration,
+            reach: self.reach,
             zones: self.zones,
             alphas: self.alphas.clone(),
             default_alpha: self.alpha,

@@ -30,8 +30,31 @@ pub struct DemandShape {
 }
 
 impl DemandShape {
+    /// The share of users around the hotspots unless a run says otherwise.
+    pub const DEFAULT_CONCENTRATION: f64 = 0.7;
+    /// How far users spread around a hotspot unless a run says otherwise (mean rank).
+    pub const DEFAULT_REACH: f64 = 4.0;
+
     /// `hotspots` hotspots at random nodes, 70 % of the users around them, a reach of 4 nodes.
     pub fn random(topology: &Topology, hotspots: usize, seed: u64) -> DemandShape {
+        DemandShape::new(
+            topology,
+            hotspots,
+            DemandShape::DEFAULT_CONCENTRATION,
+            DemandShape::DEFAULT_REACH,
+            seed,
+        )
+    }
+
+    /// `hotspots` hotspots at random nodes, `concentration` of the users around them, spread
+    /// over a mean rank of `reach` nodes from each centre (0: on the centre itself).
+    pub fn new(
+        topology: &Topology,
+        hotspots: usize,
+        concentration: f64,
+        reach: f64,
+        seed: u64,
+    ) -> DemandShape {
         let mut rng = StdRng::seed_from_u64(seed ^ 0x407_5907);
         let mut centres = Vec::new();
         while centres.len() < hotspots.min(topology.len()) {
@@ -42,8 +65,8 @@ impl DemandShape {
         }
         DemandShape {
             hotspots: centres,
-            concentration: 0.7,
-            reach: 4.0,
+            concentration,
+            reach,
         }
     }
 }
@@ -121,5 +144,24 @@ mod tests {
             assert!((0.04..0.12).contains(&at), "centre {c}: {at}");
         }
         assert_eq!(users, Population::draw(&t, &shape, 20_000, 3));
+    }
+
+    #[test]
+    fn no_reach_and_full_concentration_put_every_user_on_a_centre() {
+        let t = Topology::city(&CitySettings::new(400, 3));
+        let shape = DemandShape::new(&t, 5, 1.0, 0.0, 3);
+        let demand = Population::draw(&t, &shape, 10_000, 3).demand(t.len(), 1.0);
+        let gateways: Vec<usize> = demand.iter().map(|(g, _)| *g).collect();
+        let mut centres = shape.hotspots.clone();
+        centres.sort();
+        assert_eq!(gateways, centres, "only the centres have users");
+        for (g, users) in &demand {
+            // 10,000 users over 5 centres drawn uniformly: 2,000 each, give or take.
+            assert!((1_800.0..2_200.0).contains(users), "{g}: {users}");
+        }
+        // No concentration: the users spread over (nearly) every node.
+        let spread = DemandShape::new(&t, 5, 0.0, 0.0, 3);
+        let demand = Population::draw(&t, &spread, 10_000, 3).demand(t.len(), 1.0);
+        assert!(demand.len() > 390, "{} gateways", demand.len());
     }
 }

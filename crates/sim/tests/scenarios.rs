@@ -185,6 +185,25 @@ fn bad_settings_are_refused_with_the_valid_range() {
             .to_string()
             .contains("[0, 1]")
     );
+    for (bad, expected) in [
+        (
+            Settings {
+                concentration: 1.2,
+                ..small()
+            },
+            "--concentration is 1.2; valid: a share of the users in [0, 1]",
+        ),
+        (
+            Settings {
+                reach: -1.0,
+                ..small()
+            },
+            "--reach is -1; valid: a mean rank of nodes >= 0",
+        ),
+    ] {
+        let message = bad.validate(&topology).unwrap_err().to_string();
+        assert!(message.contains(expected), "{message}");
+    }
     let message = Scenario::parse("fast").unwrap_err().to_string();
     assert!(message.contains("routing, placement, vivaldi"), "{message}");
 }

@@ -94,6 +94,11 @@ pub struct Settings {
     pub replicas: usize,
     /// Demand hotspots.
     pub hotspots: usize,
+    /// The share of users around the hotspots; the rest are spread uniformly over all nodes.
+    pub concentration: f64,
+    /// How far users spread around a hotspot: the mean rank of a user's gateway among the
+    /// centre's nodes by RTT (0: every hotspot user on the centre itself).
+    pub reach: f64,
     /// Zones for the Kubernetes topology-aware baseline.
     pub zones: usize,
     /// The α values of Brume's proximity routing to compare.
@@ -119,7 +124,8 @@ pub struct Settings {
 }
 
 impl Default for Settings {
-    /// 100,000 users, 1,000,000 requests, 10 replicas around 8 hotspots, 8 zones, α from 0 to
+    /// 100,000 users, 1,000,000 requests, 10 replicas, 8 hotspots drawing 70 % of the users
+    /// over a reach of 4 nodes, 8 zones, α from 0 to
     /// 1, at 60 % of capacity, a 30 ms SLO, Vivaldi distances, seed 1.
     fn default() -> Settings {
         Settings {
@@ -127,6 +133,8 @@ impl Default for Settings {
             requests: 1_000_000,
             replicas: 10,
             hotspots: 8,
+            concentration: DemandShape::DEFAULT_CONCENTRATION,
+            reach: DemandShape::DEFAULT_REACH,
             zones: 8,
             alphas: vec![0.0, 0.25, 0.5, 0.7, 0.8, 0.9, 0.95, 1.0],
             default_alpha: brume_fog::ProximityParams::default().alpha,
@@ -177,6 +185,16 @@ impl Settings {
                 &format!("0 to the number of nodes ({n})"),
             ));
         }
+        if !(0.0..=1.0).contains(&self.concentration) {
+            return Err(bad(
+                "--concentration",
+                self.concentration,
+                "a share of the users in [0, 1]",
+            ));
+        }
+        if !(self.reach.is_finite() && self.reach >= 0.0) {
+            return Err(bad("--reach", self.reach, "a mean rank of nodes >= 0"));
+        }
         if self.zones == 0 {
             return Err(bad("--zones", 0, "at least 1"));
         }
@@ -225,6 +243,18 @@ impl Settings {
         };
         params.p = self.p;
         Routing::Proximity { params }
+    }
+
+    /// Where the demand is: `hotspots` centres drawn with `seed`, this run's concentration and
+    /// reach.
+    pub fn demand_shape(&self, topology: &Topology, seed: u64) -> DemandShape {
+        DemandShape::new(
+            topology,
+            self.hotspots,
+            self.concentration,
+            self.reach,
+            seed,
+        )
     }
 
     /// The offered request rate: `utilisation` of the replicas' capacity.
@@ -283,7 +313,7 @@ impl<'a> Setup<'a> {
         settings.validate(topology)?;
         let estimates = Estimates::compute(topology, settings.distances, settings.seed)?;
         let zones = zones::cluster(topology, settings.zones);
-        let shape = DemandShape::random(topology, settings.hotspots, settings.seed);
+        let shape = settings.demand_shape(topology, settings.seed);
         let users = Population::draw(topology, &shape, settings.users, settings.seed);
         let demand = users.demand(topology.len(), 1.0);
         Ok(Setup {

@@ -39,7 +39,7 @@ use crate::scenario::deployment::{SimDeployment, demand_view, sites, timestamp};
 use crate::scenario::failures::{POD_STARTUP_S, affordable_rate};
 use crate::scenario::{Progress, Settings, Setup, parallel};
 use crate::topology::Topology;
-use crate::users::{DemandShape, Population};
+use crate::users::Population;
 
 /// How long the users stay around one set of hotspots, in simulated seconds.
 pub const PHASE_S: f64 = 1200.0;
@@ -120,7 +120,7 @@ impl Commute {
         let mut hotspots = vec![setup.shape.hotspots.clone()];
         for k in 1..PHASES as u64 {
             let seed = settings.seed.wrapping_add(k.wrapping_mul(0x9e37_79b9));
-            let shape = DemandShape::random(setup.topology, settings.hotspots, seed);
+            let shape = settings.demand_shape(setup.topology, seed);
             phases.push(Population::draw(
                 setup.topology,
                 &shape,
