@@ -41,7 +41,7 @@ pub use placement::{
 };
 pub use probe_plan::ProbePlan;
 pub use routing::{
-    GuardInputs, ProximityParams, guarded_distances, guarded_weights, overload_mask, pick_weighted,
-    proximity_weights,
+    GuardInputs, ProximityParams, guarded_distances, guarded_weights, measured_distances,
+    overload_mask, pick_weighted, proximity_weights,
 };
 pub use vivaldi::{VivaldiConfig, VivaldiNode, moved_meaningfully};

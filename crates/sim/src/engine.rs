@@ -17,7 +17,7 @@ use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
 use brume_fog::peak_ewma::{DEFAULT_DECAY_S, PeakEwma};
-use brume_fog::{LatencyFloor, queueing_ms};
+use brume_fog::{GuardInputs, LatencyFloor, queueing_ms};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
@@ -180,6 +180,7 @@ pub struct Engine<'a> {
     picks: StdRng,
     service_times: StdRng,
     scratch: Vec<u64>,
+    floors: Vec<Option<f64>>,
     seen: Vec<f64>,
     /// Everything measured since the start.
     pub total: Tally,
@@ -220,6 +221,7 @@ impl<'a> Engine<'a> {
             picks: StdRng::seed_from_u64(seed ^ 0x9_1c45),
             service_times: StdRng::seed_from_u64(seed ^ 0x5e_7c1c),
             scratch: Vec::new(),
+            floors: Vec::new(),
             seen: Vec::new(),
             total: Tally::default(),
             window: Tally::default(),
@@ -350,10 +352,13 @@ impl<'a> Engine<'a> {
             return;
         }
         self.scratch.clear();
+        self.floors.clear();
         self.seen.clear();
         if self.routing.reads_in_flight() {
             let counts = gateway.candidates.iter().map(|&id| gateway.in_flight[id]);
             self.scratch.extend(counts);
+            let floors = gateway.candidates.iter().map(|&id| gateway.floors[id].ms());
+            self.floors.extend(floors);
             let now = self.now;
             let seen = gateway
                 .candidates
@@ -361,12 +366,15 @@ impl<'a> Engine<'a> {
                 .map(|&id| queueing_ms(gateway.observed[id].peek_ms(now), &gateway.floors[id]));
             self.seen.extend(seen);
         }
-        let Some(k) = self.routing.pick(
-            &gateway.distances,
-            &self.scratch,
-            &self.seen,
-            &mut self.picks,
-        ) else {
+        let guard = GuardInputs {
+            in_flight: &self.scratch,
+            floors_ms: &self.floors,
+            queueing_ms: &self.seen,
+        };
+        let Some(k) = self
+            .routing
+            .pick(&gateway.distances, guard, &mut self.picks)
+        else {
             return;
         };
         let id = gateway.candidates[k];

@@ -1,5 +1,6 @@
 //! The routing policies a simulated gateway runs, each the decision the live proxy makes for
-//! the same inputs: `proximity` weighs the candidates with `brume_fog::guarded_weights` and
+//! the same inputs: `proximity` weighs the candidates with `brume_fog::guarded_weights` (the
+//! estimates, replaced by what the gateway measured where it has heard from a replica) and
 //! draws with `pick_weighted` from one uniform number, as `brume_proxy::policy::Proximity`
 //! does; `random` draws a uniform index, as `brume_proxy::policy::Random` does; the topology
 //! baseline narrows to the gateway's zone with `Preference::narrow`, as the proxy's routing
@@ -109,16 +110,15 @@ impl Routing {
         prefer.narrow(candidates, |_| false, in_zone)
     }
 
-    /// The index in the candidates of the endpoint that gets the next request. `distances_ms`,
-    /// `in_flight` and `queueing_ms` are the candidates' estimated RTTs from the gateway, the
-    /// gateway's own requests in flight to each and the queueing it lately saw at each (its
-    /// recent latency above its floor: `brume_fog::queueing_ms`; the guard reads the last two).
-    /// `None` only for no candidates.
+    /// The index in the candidates of the endpoint that gets the next request. `distances_ms`
+    /// are the candidates' estimated RTTs from the gateway; `guard` what the gateway saw of
+    /// each (its requests in flight, the least latency each lately answered in, and the
+    /// queueing above that: `brume_fog::queueing_ms`), which only the guarded proximity policy
+    /// reads (it may be empty otherwise). `None` only for no candidates.
     pub fn pick(
         &self,
         distances_ms: &[Option<f64>],
-        in_flight: &[u64],
-        queueing_ms: &[f64],
+        guard: GuardInputs<'_>,
         rng: &mut StdRng,
     ) -> Option<usize> {
         let n = distances_ms.len();
@@ -129,10 +129,6 @@ impl Routing {
             Routing::Random | Routing::SameZone => Some(rng.random_range(0..n)),
             Routing::Proximity { params } => {
                 let params = ProximityParams::from(*params);
-                let guard = GuardInputs {
-                    in_flight,
-                    queueing_ms,
-                };
                 let weights =
                     guarded_weights(distances_ms, guard, &params).unwrap_or_else(|_| vec![1.0; n]);
                 let u: f64 = rng.random();

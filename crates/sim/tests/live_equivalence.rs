@@ -1,6 +1,6 @@
 //! The simulator decides as the live system does: one fixture, driven both ways.
 //!
-//! - Routing: the same endpoints (estimated distances, in-flight counts) and the same seeded
+//! - Routing: the same endpoints (estimated distances, in-flight counts, answers) and the same seeded
 //!   random source go to the live proxy's policies (`brume_proxy::policy`) and to the
 //!   simulator's router; the endpoints picked must be the same, pick after pick.
 //! - Placement: the same nodes (Vivaldi coordinates, resources already taken) and the same
@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use brume_api::TrafficReport;
-use brume_fog::{COORDINATES_ANNOTATION, Coordinate};
+use brume_fog::{COORDINATES_ANNOTATION, Coordinate, GuardInputs};
 use brume_proxy::Endpoint;
 use brume_proxy::policy::{PickContext, Policy, Proximity, Random};
 use brume_sim::estimates::Estimates;
@@ -47,6 +47,8 @@ const ANSWERS_MS: [(f64, f64); 6] = [
     (5.0, 40.0),
     (0.0, 0.0),
 ];
+/// The floors the router is given for them: the least answer, none where none came.
+const FLOORS_MS: [Option<f64>; 6] = [None, Some(9.0), Some(4.0), Some(60.0), Some(5.0), None];
 /// The queueing the router is given for them: latest − least.
 const QUEUEING_MS: [f64; 6] = [0.0, 3.0, 0.5, 0.0, 35.0, 0.0];
 
@@ -90,12 +92,20 @@ fn live_picks(policy: &dyn Policy, picks: usize, seed: u64) -> Vec<usize> {
         .collect()
 }
 
+fn guard() -> GuardInputs<'static> {
+    GuardInputs {
+        in_flight: &IN_FLIGHT,
+        floors_ms: &FLOORS_MS,
+        queueing_ms: &QUEUEING_MS,
+    }
+}
+
 fn sim_picks(routing: Routing, picks: usize, seed: u64) -> Vec<usize> {
     let mut rng = StdRng::seed_from_u64(seed);
     (0..picks)
         .map(|_| {
             routing
-                .pick(&DISTANCES, &IN_FLIGHT, &QUEUEING_MS, &mut rng)
+                .pick(&DISTANCES, guard(), &mut rng)
                 .expect("a candidate")
         })
         .collect()
@@ -111,10 +121,11 @@ fn the_router_picks_what_the_live_proxy_picks() {
         let live = Proximity::new(params.into());
         let expected = live_picks(&live, 2000, 7);
         assert_eq!(sim_picks(routing, 2000, 7), expected, "α = {alpha}");
-        // The guard is on (β = 1): it skips endpoint 1 (14 in flight), and endpoint 4, as
-        // near by its RTT, queues 35 ms, so the 12.5 ms endpoint 0 is now the nearest.
+        // The guard is on (β = 1): it skips endpoint 1 (14 in flight); endpoint 4, as near by
+        // its RTT, queues 35 ms; endpoint 2, of unknown distance, answered in 4 ms, so it is
+        // now the nearest (its floor replaces the missing estimate).
         if alpha == 1.0 {
-            let nearest = expected.iter().filter(|&&i| i == 0).count();
+            let nearest = expected.iter().filter(|&&i| i == 2).count();
             assert!(nearest > 1500, "{:?}", &expected[..10]);
             assert!(!expected.contains(&1));
         }

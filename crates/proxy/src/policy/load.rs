@@ -113,6 +113,16 @@ impl LoadMap {
             .collect()
     }
 
+    /// The latency floors of `addrs` in ms, in order: the least each lately answered in
+    /// ([`brume_fog::LatencyFloor`]), `None` for one never heard from.
+    pub fn floors_ms_all(&self, addrs: &[SocketAddr]) -> Vec<Option<f64>> {
+        let loads = self.loads.lock().unwrap_or_else(|e| e.into_inner());
+        addrs
+            .iter()
+            .map(|a| loads.get(a).and_then(|l| l.floor.ms()))
+            .collect()
+    }
+
     /// The P2C PeakEWMA cost of `addr`: latency estimate × (in-flight + 1), as in tower's
     /// `PeakEwma::load` and Finagle's `PeakEwma`.
     pub fn cost(&self, addr: SocketAddr, now: Instant) -> f64 {

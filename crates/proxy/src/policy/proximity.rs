@@ -3,7 +3,10 @@
 //! The weights come from brume-fog's [`proximity_weights`]:
 //! `w_i = (1−α)/n + α · d_i^−p / Σ_j d_j^−p`, where `d_i` is the endpoint's `distance_ms`
 //! (the gateway's estimated RTT to the endpoint's node). An endpoint of unknown distance keeps
-//! only its uniform share. With β set, the overload guard has two halves, both on what this
+//! only its uniform share. With β set (the default), `d_i` is what this gateway measured
+//! where it has heard from the endpoint: the least latency it lately answered in
+//! (`brume_fog::measured_distances`), which Vivaldi's error on near pairs does not touch; and
+//! the overload guard has two halves, both on what this
 //! gateway sees, so it needs no coordination between nodes: endpoints whose live in-flight
 //! count exceeds (1+β) times the mean over the candidates are skipped, and each distance is
 //! raised by the queueing lately observed at that endpoint: its recent latency (peak EWMA of
@@ -48,15 +51,17 @@ impl Proximity {
     /// The weight of each candidate as a pick at `now` would see it.
     pub fn weights(&self, candidates: &[&Endpoint], now: Instant) -> Vec<f64> {
         let distances: Vec<Option<f64>> = candidates.iter().map(|e| e.distance_ms).collect();
-        let (in_flight, queueing) = if self.params.beta.is_some() {
+        let (in_flight, floors, queueing) = if self.params.beta.is_some() {
             let addrs: Vec<SocketAddr> = candidates.iter().map(|e| e.address).collect();
             let queueing = self.loads.queueing_ms_all(&addrs, now);
-            (self.loads.in_flight_all(&addrs), queueing)
+            let floors = self.loads.floors_ms_all(&addrs);
+            (self.loads.in_flight_all(&addrs), floors, queueing)
         } else {
-            (Vec::new(), Vec::new())
+            (Vec::new(), Vec::new(), Vec::new())
         };
         let guard = GuardInputs {
             in_flight: &in_flight,
+            floors_ms: &floors,
             queueing_ms: &queueing,
         };
         match guarded_weights(&distances, guard, &self.params) {
@@ -198,5 +203,27 @@ mod tests {
         let unguarded = Proximity::new(params(1.0, 8.0, None));
         unguarded.on_latency(&eps[0], Duration::from_millis(80), now);
         assert!(unguarded.weights(&refs, now)[0] > 0.99);
+    }
+
+    #[test]
+    fn what_the_gateway_measured_beats_a_wrong_estimate() {
+        // The coordinates put endpoint 0 at 5 ms and endpoint 1 at 20 ms; their answers say
+        // 40 ms and 8 ms (a near pair Vivaldi got wrong).
+        let eps = at(&[Some(5.0), Some(20.0), Some(60.0)]);
+        let policy = Proximity::new(ProximityParams::default());
+        let now = Instant::now();
+        let refs: Vec<&Endpoint> = eps.iter().collect();
+        assert!(policy.weights(&refs, now)[0] > 0.9, "the estimates first");
+        policy.on_latency(&eps[0], Duration::from_millis(40), now);
+        policy.on_latency(&eps[1], Duration::from_millis(8), now);
+        let w = policy.weights(&refs, now);
+        assert!(w[1] > 0.9 && w[0] < 0.05, "{w:?}");
+        let counts = histogram(&policy, &eps, 1000, 5, None);
+        assert!(counts[1] > 900, "{counts:?}");
+        // Without the guard the policy reads no latency, so the estimates alone decide.
+        let unguarded = Proximity::new(params(0.95, 4.0, None));
+        unguarded.on_latency(&eps[0], Duration::from_millis(40), now);
+        unguarded.on_latency(&eps[1], Duration::from_millis(8), now);
+        assert!(unguarded.weights(&refs, now)[0] > 0.9);
     }
 }
