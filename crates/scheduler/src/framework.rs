@@ -65,8 +65,9 @@ pub trait ScorePlugin: Send + Sync {
 
     /// The nodes this plugin wants scored for the pod even when the search would stop before
     /// reaching them (as kube-scheduler evaluates a pod's nominated node first): their indices
-    /// in `all`. They still pass the filters first.
-    fn must_examine(&self, _pod: &PodInfo, _all: &[NodeInfo]) -> Vec<usize> {
+    /// in `all`. They still pass the filters first. `state` holds what the shell seeded for
+    /// the cycle.
+    fn must_examine(&self, _pod: &PodInfo, _all: &[NodeInfo], _state: &CycleState) -> Vec<usize> {
         Vec::new()
     }
 
@@ -235,7 +236,7 @@ pub fn select(
         let mut wanted_too: Vec<usize> = profile
             .scores
             .iter()
-            .flat_map(|s| s.must_examine(pod, nodes))
+            .flat_map(|s| s.must_examine(pod, nodes, &state))
             .filter(|&i| i < total && (i + total - start) % total >= examined)
             .collect();
         wanted_too.sort_unstable();

@@ -13,7 +13,7 @@
 //! scores 5, not 100, so when the replicas already sit next to the users the resource scores
 //! decide, and proximity only outweighs them when it buys a real cut.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use brume_fog::{NodeLocation, PlacementConfig, node_rtt_ms, placement_scores};
 
@@ -89,6 +89,23 @@ fn replicas(pod: &PodInfo, selectors: &[Labels], all: &[NodeInfo]) -> Vec<String
         .collect()
 }
 
+/// How many of the busiest gateways a search must examine ([`busiest_gateways`]): enough for
+/// every hotspot of a city-sized demand, few enough to add little to a bounded search.
+pub const MUST_EXAMINE_GATEWAYS: usize = 16;
+
+/// The names of the `k` gateways with the most demand (positive and finite, a gateway listed
+/// twice counted once with the sum), busiest first; ties by name, so the choice does not
+/// depend on the order of the reports.
+fn busiest_gateways(demand: &[(String, f64)], k: usize) -> Vec<&str> {
+    let mut by_gateway: BTreeMap<&str, f64> = BTreeMap::new();
+    for (g, r) in demand.iter().filter(|(_, r)| r.is_finite() && *r > 0.0) {
+        *by_gateway.entry(g.as_str()).or_default() += r;
+    }
+    let mut gateways: Vec<(&str, f64)> = by_gateway.into_iter().collect();
+    gateways.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
+    gateways.into_iter().take(k).map(|(g, _)| g).collect()
+}
+
 /// Whether every node scores the same for this input: the pod belongs to no Service, or its
 /// Services have no demand.
 fn neutral(input: &ServiceDemand) -> bool {
@@ -152,6 +169,28 @@ impl ScorePlugin for ProximityPlacement {
             .zip(scores(pod, input, feasible, all, &self.config))
             .collect();
         state.write(SCORE_KEY, by_node);
+    }
+
+    /// The gateways with the most demand: a replica on a gateway serves its users at 0 ms, so
+    /// they are the candidates proximity most often prefers, and on clusters past 100 nodes
+    /// kube-scheduler's bounded search (`percentageOfNodesToScore`, under half of 490 nodes)
+    /// could stop before them, as it could before a move's target (ReplicaMove).
+    fn must_examine(&self, _: &PodInfo, all: &[NodeInfo], state: &CycleState) -> Vec<usize> {
+        let Some(input) = state
+            .read::<ServiceDemand>(INPUT_KEY)
+            .filter(|i| !neutral(i))
+        else {
+            return Vec::new();
+        };
+        let index: HashMap<&str, usize> = all
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.name.as_str(), i))
+            .collect();
+        busiest_gateways(&input.demand, MUST_EXAMINE_GATEWAYS)
+            .into_iter()
+            .filter_map(|g| index.get(g).copied())
+            .collect()
     }
 
     fn score(&self, _: &PodInfo, node: &NodeInfo, _: &[NodeInfo], state: &CycleState) -> i64 {
@@ -356,5 +395,46 @@ mod tests {
         ProximityPlacement::seed(&mut state, demand(&[("d", 50.0)]));
         let chosen = schedule_with(&profile(&resources_only), &p, &nodes, state);
         assert_eq!(chosen.unwrap(), "b");
+    }
+
+    #[test]
+    fn a_bounded_search_still_examines_the_busiest_gateways() {
+        use crate::framework::{Search, select};
+        // 200 nodes along a line; the users are at n150 and n170. A search from n000 that stops
+        // after 50 feasible nodes (as kube-scheduler bounds it on large clusters) never
+        // reaches them.
+        let nodes: Vec<NodeInfo> = (0..200)
+            .map(|i| at(&format!("n{i:03}"), i as f64))
+            .collect();
+        let search = Search {
+            start: 0,
+            feasible_wanted: 50,
+        };
+        let profile = profile(&ProfileConfig::default());
+        let place = |input: ServiceDemand| {
+            let mut state = CycleState::default();
+            ProximityPlacement::seed(&mut state, input);
+            let placement = select(&profile, &web("new"), &nodes, search, state).unwrap();
+            nodes[placement.node].name.clone()
+        };
+        assert_eq!(place(demand(&[("n150", 30.0), ("n170", 10.0)])), "n150");
+        // Without demand nothing is added, and the search takes what it reached.
+        assert!(place(demand(&[])).as_str() < "n050");
+        // Only the busiest 16 gateways are added: a 17th, busier than none of them, is not.
+        let mut many: Vec<(String, f64)> =
+            (0..16).map(|i| (format!("n{:03}", 100 + i), 5.0)).collect();
+        many.push(("n199".into(), 1.0));
+        let refs: Vec<(&str, f64)> = many.iter().map(|(g, r)| (g.as_str(), *r)).collect();
+        let input = demand(&refs);
+        let busiest = busiest_gateways(&input.demand, MUST_EXAMINE_GATEWAYS);
+        assert_eq!(busiest.len(), 16);
+        assert!(!busiest.contains(&"n199"), "{busiest:?}");
+        let input = demand(&[("a", 1.0), ("b", 1.5), ("a", 1.0), ("c", f64::NAN)]);
+        let twice = busiest_gateways(&input.demand, 3);
+        assert_eq!(
+            twice,
+            ["a", "b"],
+            "a gateway listed twice is summed; NaN is no demand"
+        );
     }
 }

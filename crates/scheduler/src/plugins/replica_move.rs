@@ -69,7 +69,7 @@ impl ScorePlugin for ReplicaMove {
     }
 
     /// The targets: on a large cluster the search may stop before reaching them.
-    fn must_examine(&self, pod: &PodInfo, all: &[NodeInfo]) -> Vec<usize> {
+    fn must_examine(&self, pod: &PodInfo, all: &[NodeInfo], _: &CycleState) -> Vec<usize> {
         if pod.labels.is_empty() {
             return Vec::new();
         }
