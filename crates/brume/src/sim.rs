@@ -6,9 +6,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use brume_sim::engine::ServiceModel;
+use brume_sim::error::SimError;
 use brume_sim::estimates::Distances;
 use brume_sim::report::Report;
-use brume_sim::scenario::{self, Progress, Scenario, Settings};
+use brume_sim::scenario::{self, Pinning, Progress, Scenario, Settings};
 use brume_sim::topology::{CitySettings, Topology};
 
 /// Evaluate the fog algorithms at scale against the Kubernetes baselines, on a measured RTT
@@ -87,6 +88,10 @@ struct RunArgs {
     /// centre's nodes by RTT (0: all on the centre).
     #[arg(long, default_value_t = Settings::default().reach)]
     reach: f64,
+    /// Where the routing scenario's replicas run: scheduler (Brume's placement) or hotspots
+    /// (one on each hotspot centre, as an operator pins them to the demand sites).
+    #[arg(long, default_value = "scheduler")]
+    placement: String,
     /// Zones for the Kubernetes topology-aware baseline (clustered from the RTTs).
     #[arg(long, default_value_t = Settings::default().zones)]
     zones: usize,
@@ -123,14 +128,15 @@ struct RunArgs {
 }
 
 impl RunArgs {
-    fn settings(&self) -> Settings {
-        Settings {
+    fn settings(&self) -> Result<Settings, SimError> {
+        Ok(Settings {
             users: self.users,
             requests: self.requests,
             replicas: self.replicas,
             hotspots: self.hotspots,
             concentration: self.concentration,
             reach: self.reach,
+            placement: Pinning::parse(&self.placement)?,
             zones: self.zones,
             alphas: self.alphas.clone(),
             default_alpha: self.alpha,
@@ -148,7 +154,7 @@ impl RunArgs {
             },
             seed: self.seed,
             ..Settings::default()
-        }
+        })
     }
 }
 
@@ -193,7 +199,7 @@ fn execute(args: &RunArgs, command: &str) -> anyhow::Result<Vec<Report>> {
         Some(path) => Some(Topology::from_file(path)?),
         None => None,
     };
-    let settings = args.settings();
+    let settings = args.settings()?;
     settings.validate(&topology)?;
     let mut reports = Vec::new();
     for scenario in scenarios {

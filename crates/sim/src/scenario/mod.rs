@@ -83,6 +83,36 @@ impl Scenario {
     }
 }
 
+/// Where the routing scenario's replicas run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Pinning {
+    /// Where Brume's scheduler puts them for the demand.
+    Scheduler,
+    /// One on each hotspot centre, as an operator pins replicas to the demand sites (a
+    /// nodeSelector, or a DaemonSet on the site nodes): the geometry in which the users sit
+    /// at the nodes that run the replicas.
+    Hotspots,
+}
+
+impl Pinning {
+    /// The name on the command line.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Pinning::Scheduler => "scheduler",
+            Pinning::Hotspots => "hotspots",
+        }
+    }
+
+    /// The pinning named `name`.
+    pub fn parse(name: &str) -> Result<Pinning, SimError> {
+        [Pinning::Scheduler, Pinning::Hotspots]
+            .into_iter()
+            .find(|p| p.name() == name)
+            .ok_or_else(|| bad("--placement", format!("{name:?}"), "scheduler or hotspots"))
+    }
+}
+
 /// What every scenario reads.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Settings {
@@ -99,6 +129,8 @@ pub struct Settings {
     /// How far users spread around a hotspot: the mean rank of a user's gateway among the
     /// centre's nodes by RTT (0: every hotspot user on the centre itself).
     pub reach: f64,
+    /// Where the routing scenario's replicas run.
+    pub placement: Pinning,
     /// Zones for the Kubernetes topology-aware baseline.
     pub zones: usize,
     /// The α values of Brume's proximity routing to compare.
@@ -135,6 +167,7 @@ impl Default for Settings {
             hotspots: 8,
             concentration: DemandShape::DEFAULT_CONCENTRATION,
             reach: DemandShape::DEFAULT_REACH,
+            placement: Pinning::Scheduler,
             zones: 8,
             alphas: vec![0.0, 0.25, 0.5, 0.7, 0.8, 0.9, 0.95, 1.0],
             default_alpha: brume_fog::ProximityParams::default().alpha,
@@ -194,6 +227,16 @@ impl Settings {
         }
         if !(self.reach.is_finite() && self.reach >= 0.0) {
             return Err(bad("--reach", self.reach, "a mean rank of nodes >= 0"));
+        }
+        if self.placement == Pinning::Hotspots && self.replicas > self.hotspots {
+            return Err(bad(
+                "--replicas",
+                self.replicas,
+                &format!(
+                    "at most --hotspots ({}) with --placement hotspots (one replica per centre)",
+                    self.hotspots
+                ),
+            ));
         }
         if self.zones == 0 {
             return Err(bad("--zones", 0, "at least 1"));
@@ -343,6 +386,15 @@ impl Setup<'_> {
             engine.add_replica(node);
         }
         engine
+    }
+
+    /// Where the routing scenario's replicas run: Brume's placement, or one replica on each of
+    /// the first `settings.replicas` hotspot centres.
+    pub fn routing_placement(&self, settings: &Settings) -> Vec<usize> {
+        match settings.placement {
+            Pinning::Scheduler => self.brume_placement(settings).1,
+            Pinning::Hotspots => self.shape.hotspots[..settings.replicas].to_vec(),
+        }
     }
 
     /// Where Brume's scheduler puts the Service's replicas for this demand, on nodes carrying

@@ -332,6 +332,19 @@ fn report(
             "%",
         ),
         headline(
+            "brume_over_estimates_optimum_mean",
+            "Brume's placement p90 above the optimum by the Vivaldi estimates (both by the true \
+             RTTs), mean over small instances (what the one-at-a-time placement and the \
+             resource scores cost, the estimates' error aside)",
+            100.0
+                * mean_excess(
+                    small
+                        .iter()
+                        .map(|s| (s.p90_ms[1], s.optimum_by_estimates_p90_ms)),
+                ),
+            "%",
+        ),
+        headline(
             "slo_plan_over_optimum_mean",
             "the latency-SLO plan's p90 above the exhaustive optimum, mean over small instances",
             100.0 * excesses[2].0,

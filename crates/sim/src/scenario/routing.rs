@@ -1,6 +1,7 @@
 //! The routing trade-off (DESIGN §8: "the trade-off curve between latency and load imbalance
 //! must be measured and published"). The replicas are placed once, by the scheduler with
-//! proximity placement; then every policy serves the same users on that placement: Kubernetes'
+//! proximity placement (or pinned on the hotspot centres: `--placement hotspots`); then every
+//! policy serves the same users on that placement: Kubernetes'
 //! random routing, Kubernetes' same-zone preference, nearest-replica without a load guard, and
 //! Brume's proximity routing at each α.
 
@@ -54,7 +55,7 @@ pub fn run(
     progress: &Progress,
 ) -> Result<Report, SimError> {
     let setup = Setup::new(topology, settings)?;
-    let (_, replicas) = setup.brume_placement(settings);
+    let replicas = setup.routing_placement(settings);
     let policies = policies(settings);
     let per_policy = (settings.requests / policies.len() as u64).max(1);
     progress.plan(per_policy * policies.len() as u64);
@@ -219,6 +220,7 @@ fn report(
         table,
         results: serde_json::json!({
             "replicas": replicas,
+            "placement": settings.placement,
             "hotspots": setup.shape.hotspots,
             "rate_rps": settings.rate_rps(),
             "requests_per_policy": per_policy,
