@@ -1,9 +1,10 @@
 //! Every scenario on a small instance: it runs, its headline figure lands in a stated range,
 //! and two runs with the same seed give identical results (a different seed, different ones).
 //!
-//! The ranges are wide on purpose: they hold what the algorithms must show on any reasonable
-//! topology (proximity routing cuts latency, Brume's placement beats Kubernetes' default), not
-//! the exact figures, which docs/EVALUATION.md publishes from full-size runs.
+//! The ranges hold what the algorithms must show (proximity routing cuts latency, Brume's
+//! placement beats Kubernetes' default) with a margin of about ±15 points around the figures
+//! these seeded instances give today, so a change that moves an algorithm's result shows here;
+//! docs/EVALUATION.md publishes the full-size runs.
 
 use std::path::PathBuf;
 
@@ -47,12 +48,12 @@ fn routing_cuts_latency_and_repeats_with_the_seed() {
     let a = run(Scenario::Routing, &topology, &settings);
     let cut = a.headline("mean_cut_vs_random").unwrap();
     assert!(
-        (25.0..95.0).contains(&cut),
+        (40.0..80.0).contains(&cut),
         "mean cut {cut} %\n{}",
         a.table.render()
     );
     let imbalance = a.headline("imbalance").unwrap();
-    assert!((1.0..2.5).contains(&imbalance), "imbalance {imbalance}");
+    assert!((1.0..1.6).contains(&imbalance), "imbalance {imbalance}");
     assert_eq!(a.table.rows.len(), 3 + settings.alphas.len());
     assert_eq!(
         json(&a),
@@ -125,9 +126,21 @@ fn brume_placement_beats_kubernetes_and_nears_the_optimum() {
     let settings = small();
     let a = run(Scenario::Placement, &topology, &settings);
     let cut = a.headline("p90_cut_vs_kubernetes").unwrap();
-    assert!(cut > 20.0, "p90 cut {cut} %\n{}", a.table.render());
+    assert!(
+        (30.0..70.0).contains(&cut),
+        "p90 cut {cut} %\n{}",
+        a.table.render()
+    );
+    // Measured: 35.9 % over the optimum on these small instances, of which the Vivaldi
+    // estimates' error alone (the optimum by the estimates) is 9.2 %.
     let over = a.headline("brume_over_optimum_mean").unwrap();
-    assert!((0.0..60.0).contains(&over), "{over} % over the optimum");
+    assert!((15.0..55.0).contains(&over), "{over} % over the optimum");
+    let estimates = a.headline("estimates_optimum_over_optimum_mean").unwrap();
+    let own = a.headline("brume_over_estimates_optimum_mean").unwrap();
+    assert!(
+        (0.0..over).contains(&estimates) && (0.0..over).contains(&own),
+        "the gap splits: estimates {estimates} %, placement {own} %"
+    );
     assert_eq!(
         json(&a),
         json(&run(Scenario::Placement, &topology, &settings))
@@ -205,7 +218,7 @@ fn routing_on_planetlab() {
     let a = run(Scenario::Routing, &topology, &small());
     let cut = a.headline("mean_cut_vs_random").unwrap();
     assert!(
-        (20.0..99.0).contains(&cut),
+        (30.0..70.0).contains(&cut),
         "mean cut {cut} %\n{}",
         a.table.render()
     );
