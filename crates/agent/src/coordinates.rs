@@ -29,17 +29,19 @@ use serde::{Deserialize, Serialize};
 use tokio::net::UdpSocket;
 use tokio::time::Instant;
 
-/// The annotation where a node publishes the RTTs it measured to its peers, as JSON
-/// `{"<peer>": <median ms>, ...}`, next to its coordinate, so `brume nodes --latency` can put
-/// the estimate beside the measurement.
-pub const MEASURED_RTT_ANNOTATION: &str = "fog.brume.io/measured-rtt-ms";
+/// The annotation where a node publishes the RTTs it measured to its nearest peers, as JSON
+/// `{"<peer>": <median ms>, ...}`, next to its coordinate: the scheduler, the controllers and
+/// the proxies take a measurement before an estimate (`brume_fog::named_rtt_ms`), and `brume
+/// nodes --latency` puts the estimate beside it.
+pub use brume_fog::MEASURED_RTT_ANNOTATION;
 
 /// How many recent samples per peer the published median is taken over.
 const MEASURED_SAMPLES: usize = 5;
 
-/// The median of recent samples to each peer, rounded to 0.1 ms, as the annotation's JSON.
+/// The median of recent samples to each peer, rounded to 0.1 ms, as the annotation's JSON: the
+/// [`brume_fog::MEASURED_PEERS`] nearest peers by that median (ties by name).
 fn measured_json(samples: &HashMap<String, Vec<f64>>) -> String {
-    let medians: std::collections::BTreeMap<&str, f64> = samples
+    let mut medians: Vec<(&str, f64)> = samples
         .iter()
         .filter(|(_, v)| !v.is_empty())
         .map(|(peer, v)| {
@@ -48,7 +50,10 @@ fn measured_json(samples: &HashMap<String, Vec<f64>>) -> String {
             (peer.as_str(), (v[v.len() / 2] * 10.0).round() / 10.0)
         })
         .collect();
-    serde_json::to_string(&medians).unwrap_or_default()
+    medians.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(b.0)));
+    medians.truncate(brume_fog::MEASURED_PEERS);
+    let nearest: std::collections::BTreeMap<&str, f64> = medians.into_iter().collect();
+    serde_json::to_string(&nearest).unwrap_or_default()
 }
 
 /// The UDP port probes are answered on: the agent's port (its TCP side serves logs).
@@ -380,5 +385,14 @@ mod tests {
             ("node-4".to_string(), vec![9.0]),
         ]);
         assert_eq!(measured_json(&samples), r#"{"node-2":16.2,"node-4":9.0}"#);
+        // Only the nearest MEASURED_PEERS are published.
+        let many: HashMap<String, Vec<f64>> = (0..40)
+            .map(|i| (format!("node-{i:02}"), vec![100.0 - i as f64]))
+            .collect();
+        let published: std::collections::BTreeMap<String, f64> =
+            serde_json::from_str(&measured_json(&many)).unwrap();
+        assert_eq!(published.len(), brume_fog::MEASURED_PEERS);
+        assert!(published.contains_key("node-39") && !published.contains_key("node-23"));
+        assert_eq!(published["node-24"], 76.0);
     }
 }

@@ -16,7 +16,7 @@ use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
-use brume_fog::{NodeLocation, node_rtt_ms};
+use brume_fog::{NodeLocation, named_rtt_ms};
 use brume_proxy::policy::select::from_service;
 use brume_proxy::{
     Endpoint, ListenMode, ListenerSpec, Protocol, ServiceFields, ServicePort, ServicePortKey,
@@ -71,12 +71,13 @@ impl NodeMap {
         self.locations.get(node).and_then(|l| l.zone.clone())
     }
 
-    /// The estimated RTT from this node to `node` in milliseconds: 0 for this node itself,
-    /// `None` when either location is unknown.
+    /// The RTT from this node to `node` in milliseconds: 0 for this node itself, the RTT either
+    /// measured to the other, else the estimate of their locations, `None` when nothing tells.
     pub fn distance_ms(&self, node: &str) -> Option<f64> {
-        node_rtt_ms(
-            node == self.me,
+        named_rtt_ms(
+            &self.me,
             self.locations.get(&self.me),
+            node,
             self.locations.get(node),
         )
     }
@@ -368,6 +369,26 @@ mod tests {
             ]
         );
         assert_eq!(r.ports[1].1.endpoints[0].address.port(), 31002);
+    }
+
+    #[test]
+    fn a_measured_rtt_comes_before_the_coordinates() {
+        let mut me = node("n1", Some([0.0, 0.0]));
+        me.metadata.annotations.get_or_insert_default().insert(
+            brume_fog::MEASURED_RTT_ANNOTATION.into(),
+            r#"{"n3": 7.5}"#.into(),
+        );
+        let nodes = NodeMap::new(
+            "n1",
+            &[me, node("n2", Some([30.0, 40.0])), node("n3", None)],
+        );
+        assert_eq!(nodes.distance_ms("n1"), Some(0.0));
+        assert_eq!(nodes.distance_ms("n2"), Some(50.0), "the coordinates");
+        assert_eq!(
+            nodes.distance_ms("n3"),
+            Some(7.5),
+            "no coordinate, but measured"
+        );
     }
 
     #[test]

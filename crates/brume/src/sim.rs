@@ -113,8 +113,10 @@ struct RunArgs {
     /// The mean service time of a request, in ms.
     #[arg(long, default_value_t = ServiceModel::default().mean_service_ms)]
     service_ms: f64,
-    /// Route and place by Vivaldi estimates (as the live system does) or by the true RTTs.
-    #[arg(long, default_value = "vivaldi", value_parser = ["vivaldi", "measured"])]
+    /// What the proxies and the scheduler know: vivaldi (as the live system: coordinates, and
+    /// each node's measured RTTs to its nearest peers), coordinates (Vivaldi alone) or measured
+    /// (the true RTTs everywhere).
+    #[arg(long, default_value = "vivaldi", value_parser = ["vivaldi", "coordinates", "measured"])]
     distances: String,
     /// The seed: the same seed gives the same results.
     #[arg(long, default_value_t = 1)]
@@ -147,10 +149,10 @@ impl RunArgs {
                 mean_service_ms: self.service_ms,
                 ..ServiceModel::default()
             },
-            distances: if self.distances == "measured" {
-                Distances::Measured
-            } else {
-                Distances::Vivaldi
+            distances: match self.distances.as_str() {
+                "measured" => Distances::Measured,
+                "coordinates" => Distances::Coordinates,
+                _ => Distances::Vivaldi,
             },
             seed: self.seed,
             ..Settings::default()

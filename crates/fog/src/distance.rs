@@ -60,18 +60,64 @@ pub fn estimate_rtt_ms(a: &NodeLocation, b: &NodeLocation) -> Option<f64> {
     }
 }
 
-/// The estimated RTT from a gateway node to an endpoint's node, as the proxy weighs it and the
-/// scheduler scores it: 0 to the node itself (its users cross no link to it), else
-/// [`estimate_rtt_ms`] of the two locations, `None` when either is unknown.
+/// The RTT between two nodes as the proxy weighs it and the scheduler scores it: 0 from a node
+/// to itself (its users cross no link to it), else the RTT one of them measured to the other
+/// (`measured`, from [`measured_rtt_ms`] or the caller's own table), else [`estimate_rtt_ms`]
+/// of the two locations, `None` when nothing tells.
+///
+/// A measurement comes first because the coordinates' error is largest on near pairs (a median
+/// relative error of 4.6 over each PlanetLab node's 10 nearest peers, docs/EVALUATION.md),
+/// which are the pairs an agent measures most and where the choice between near nodes is made.
 pub fn node_rtt_ms(
     same_node: bool,
+    measured: Option<f64>,
     a: Option<&NodeLocation>,
     b: Option<&NodeLocation>,
 ) -> Option<f64> {
     if same_node {
         return Some(0.0);
     }
+    if let Some(ms) = measured.filter(|ms| ms.is_finite() && *ms >= 0.0) {
+        return Some(ms);
+    }
     estimate_rtt_ms(a?, b?)
+}
+
+/// The RTT measured between two nodes: what `a` published for `b` and `b` for `a`, the mean
+/// when both did (the two directions' probes saw the same path at different times).
+pub fn combine_measured(a_to_b: Option<f64>, b_to_a: Option<f64>) -> Option<f64> {
+    match (a_to_b, b_to_a) {
+        (Some(x), Some(y)) => Some((x + y) / 2.0),
+        (x, y) => x.or(y),
+    }
+}
+
+/// The RTT measured between the nodes named `a` and `b`, from the measurements their locations
+/// carry ([`NodeLocation::measured_ms`]).
+pub fn measured_rtt_ms(
+    a: &str,
+    a_location: Option<&NodeLocation>,
+    b: &str,
+    b_location: Option<&NodeLocation>,
+) -> Option<f64> {
+    let to = |from: Option<&NodeLocation>, peer: &str| from?.measured_ms.get(peer).copied();
+    combine_measured(to(a_location, b), to(b_location, a))
+}
+
+/// [`node_rtt_ms`] between two named nodes: 0 for the same name, else their measurement, else
+/// the estimate of their locations.
+pub fn named_rtt_ms(
+    a: &str,
+    a_location: Option<&NodeLocation>,
+    b: &str,
+    b_location: Option<&NodeLocation>,
+) -> Option<f64> {
+    node_rtt_ms(
+        a == b,
+        measured_rtt_ms(a, a_location, b, b_location),
+        a_location,
+        b_location,
+    )
 }
 
 /// The great-circle distance in kilometres between two (latitude, longitude) points in degrees,
@@ -184,5 +230,45 @@ mod tests {
             estimate_rtt_ms(&at(PARIS), &labelled(Some("a"), None)),
             None
         );
+    }
+
+    #[test]
+    fn a_measurement_comes_before_the_estimate() {
+        // Paris and Lyon by GPS: 2 × 392 km / 200 km/ms + 5 ms ≈ 8.9 ms.
+        let mut paris = at(PARIS);
+        let lyon = at(LYON);
+        let estimate = named_rtt_ms("paris", Some(&paris), "lyon", Some(&lyon)).unwrap();
+        assert!((8.0..10.0).contains(&estimate), "{estimate}");
+        // Paris measured 14 ms to Lyon: that wins, whichever side asks.
+        paris.measured_ms.insert("lyon".into(), 14.0);
+        assert_eq!(
+            named_rtt_ms("paris", Some(&paris), "lyon", Some(&lyon)),
+            Some(14.0)
+        );
+        assert_eq!(
+            named_rtt_ms("lyon", Some(&lyon), "paris", Some(&paris)),
+            Some(14.0)
+        );
+        // Both directions measured: their mean.
+        let mut lyon = lyon;
+        lyon.measured_ms.insert("paris".into(), 16.0);
+        assert_eq!(
+            named_rtt_ms("lyon", Some(&lyon), "paris", Some(&paris)),
+            Some(15.0)
+        );
+        // A node is 0 from itself, and a measurement needs no location on the other side.
+        assert_eq!(
+            named_rtt_ms("paris", Some(&paris), "paris", None),
+            Some(0.0)
+        );
+        assert_eq!(
+            named_rtt_ms("paris", Some(&paris), "lyon", None),
+            Some(14.0)
+        );
+        assert_eq!(named_rtt_ms("paris", Some(&paris), "nice", None), None);
+        // A bad measurement passed in is no measurement.
+        assert_eq!(node_rtt_ms(false, Some(f64::NAN), None, None), None);
+        assert_eq!(combine_measured(None, Some(3.0)), Some(3.0));
+        assert_eq!(combine_measured(None, None), None);
     }
 }

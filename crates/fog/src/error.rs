@@ -61,6 +61,17 @@ pub enum FogError {
         /// What was wrong with it.
         reason: String,
     },
+    /// The measured-RTT annotation is not a JSON object of RTTs.
+    #[error(
+        "measured RTTs annotation {value:?}: {reason}; expected a JSON object of node name to ms, \
+         e.g. {{\"node-2\": 4.1}}"
+    )]
+    BadMeasured {
+        /// The annotation as given (its first 200 characters).
+        value: String,
+        /// What was wrong with it.
+        reason: String,
+    },
     /// A routing or placement parameter is out of range or not a number.
     #[error("{name} is {value:?}; valid: {valid}")]
     BadParameter {

@@ -25,14 +25,17 @@ mod tie_break;
 pub mod vivaldi;
 
 pub use coordinate::{COORDINATES_ANNOTATION, Coordinate};
-pub use distance::{estimate_rtt_ms, node_rtt_ms};
+pub use distance::{combine_measured, estimate_rtt_ms, measured_rtt_ms, named_rtt_ms, node_rtt_ms};
 pub use error::FogError;
 pub use evaluate::{
     ConvergenceStats, SimulationSettings, VivaldiReport, VivaldiRun, run_vivaldi, simulate_vivaldi,
 };
 pub use latency_filter::LatencyFilter;
 pub use latency_floor::{LatencyFloor, queueing_ms};
-pub use location::{GEO_ANNOTATION, NodeLocation, parse_geo};
+pub use location::{
+    GEO_ANNOTATION, MEASURED_PEERS, MEASURED_RTT_ANNOTATION, NodeLocation, parse_geo,
+    parse_measured,
+};
 pub use matrix::{RttMatrix, RttSource};
 pub use peak_ewma::PeakEwma;
 pub use placement::{

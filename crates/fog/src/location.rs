@@ -9,6 +9,17 @@ use crate::error::FogError;
 /// The node annotation that carries a GPS position as `"lat,lon"` in decimal degrees.
 pub const GEO_ANNOTATION: &str = "fog.brume.io/geo";
 
+/// The node annotation in which its agent publishes the RTTs it measured to its nearest peers:
+/// a JSON object of node name to the median of its recent probes in ms, e.g.
+/// `{"node-2": 4.1, "node-7": 12.5}`.
+pub const MEASURED_RTT_ANNOTATION: &str = "fog.brume.io/measured-rtt-ms";
+
+/// How many peers an agent publishes measured RTTs for: its nearest by the measured medians.
+/// Enough for every peer of a small site and for the near candidates that placement and
+/// routing choose between, where the coordinates err most; bounded so a Node object stays small
+/// on a cluster of thousands.
+pub const MEASURED_PEERS: usize = 16;
+
 /// The well-known Kubernetes label naming a node's zone.
 pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
 
@@ -26,6 +37,9 @@ pub struct NodeLocation {
     pub zone: Option<String>,
     /// The node's region, from `topology.kubernetes.io/region`.
     pub region: Option<String>,
+    /// The RTT in ms this node measured to each peer it published, by peer name, from
+    /// `fog.brume.io/measured-rtt-ms`.
+    pub measured_ms: BTreeMap<String, f64>,
 }
 
 impl NodeLocation {
@@ -52,14 +66,38 @@ impl NodeLocation {
         });
         let geo = annotation(GEO_ANNOTATION)
             .and_then(|text| parse_geo(text).map_err(|e| problems.push(e)).ok());
+        let measured_ms = annotation(MEASURED_RTT_ANNOTATION)
+            .and_then(|text| parse_measured(text).map_err(|e| problems.push(e)).ok())
+            .unwrap_or_default();
         let location = NodeLocation {
             coordinate,
             geo,
             zone: label(ZONE_LABEL),
             region: label(REGION_LABEL),
+            measured_ms,
         };
         (location, problems)
     }
+}
+
+/// Parses a `fog.brume.io/measured-rtt-ms` value: a JSON object whose values are RTTs in ms,
+/// finite and >= 0.
+pub fn parse_measured(text: &str) -> Result<BTreeMap<String, f64>, FogError> {
+    let bad = |reason: String| FogError::BadMeasured {
+        value: text.chars().take(200).collect(),
+        reason,
+    };
+    let parsed: BTreeMap<String, serde_json::Value> =
+        serde_json::from_str(text).map_err(|e| bad(e.to_string()))?;
+    parsed
+        .into_iter()
+        .map(|(peer, value)| match value.as_f64() {
+            Some(ms) if ms.is_finite() && ms >= 0.0 => Ok((peer, ms)),
+            _ => Err(bad(format!(
+                "the RTT to {peer:?} is {value}, not a number of ms >= 0"
+            ))),
+        })
+        .collect()
 }
 
 /// Parses a `fog.brume.io/geo` value, `"lat,lon"` in decimal degrees with latitude in
@@ -141,6 +179,36 @@ mod tests {
         assert_eq!(location.region, None, "a blank label is no label");
         assert_eq!(problems.len(), 1);
         assert!(matches!(problems[0], FogError::CoordinateJson { .. }));
+
+        let annotations = BTreeMap::from([(
+            MEASURED_RTT_ANNOTATION.to_string(),
+            r#"{"node-2": 4.1, "node-7": 12}"#.to_string(),
+        )]);
+        let (location, problems) = NodeLocation::from_metadata(Some(&annotations), None);
+        assert!(problems.is_empty(), "{problems:?}");
+        assert_eq!(
+            location.measured_ms,
+            BTreeMap::from([("node-2".to_string(), 4.1), ("node-7".to_string(), 12.0)])
+        );
+        for (text, expected) in [
+            ("[1, 2]", "measured RTTs annotation"),
+            (
+                r#"{"node-2": -1}"#,
+                "the RTT to \"node-2\" is -1, not a number of ms >= 0",
+            ),
+            (r#"{"node-2": "fast"}"#, "the RTT to \"node-2\" is \"fast\""),
+        ] {
+            let annotations =
+                BTreeMap::from([(MEASURED_RTT_ANNOTATION.to_string(), text.to_string())]);
+            let (location, problems) = NodeLocation::from_metadata(Some(&annotations), None);
+            assert!(location.measured_ms.is_empty(), "nothing partial is kept");
+            let message = problems[0].to_string();
+            assert!(message.contains(expected), "{text}: {message}");
+            assert!(
+                message.contains("expected a JSON object of node name to ms"),
+                "{message}"
+            );
+        }
 
         let (empty, problems) = NodeLocation::from_metadata(None, None);
         assert_eq!(empty, NodeLocation::default());

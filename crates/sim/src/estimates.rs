@@ -1,11 +1,16 @@
 //! What the nodes believe the RTTs are. The live proxy weighs endpoints and the scheduler scores
-//! nodes by estimates from Vivaldi coordinates, not by the true RTTs; the simulator runs the
-//! same Vivaldi (`brume_fog::run_vivaldi`) over the topology and routes and places by the
-//! coordinates it ends with, while it charges requests the true RTT.
+//! nodes by what the agents publish, not by the true RTTs: Vivaldi coordinates, and the RTT each
+//! agent measured to its nearest peers (`fog.brume.io/measured-rtt-ms`, the
+//! [`brume_fog::MEASURED_PEERS`] nearest), which comes first (`brume_fog::node_rtt_ms`). The
+//! simulator runs the same Vivaldi (`brume_fog::run_vivaldi`) over the topology, takes each
+//! node's nearest peers' RTTs as its measurements, and routes and places by both, while it
+//! charges requests the true RTT.
+
+use std::collections::BTreeMap;
 
 use brume_fog::{
-    Coordinate, NodeLocation, SimulationSettings, VivaldiConfig, VivaldiReport, node_rtt_ms,
-    run_vivaldi,
+    Coordinate, MEASURED_PEERS, NodeLocation, SimulationSettings, VivaldiConfig, VivaldiReport,
+    combine_measured, node_rtt_ms, run_vivaldi,
 };
 use serde::Serialize;
 
@@ -16,8 +21,11 @@ use crate::topology::Topology;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Distances {
-    /// Vivaldi estimates, as the live system has them.
+    /// What the live system has: Vivaldi estimates, and the RTTs each node measured to its
+    /// nearest peers.
     Vivaldi,
+    /// Vivaldi estimates alone, as before the agents' measurements were read (for comparison).
+    Coordinates,
     /// The true RTTs: what the algorithms would do with perfect coordinates.
     Measured,
 }
@@ -27,6 +35,9 @@ pub enum Distances {
 pub struct Estimates {
     kind: Distances,
     locations: Vec<NodeLocation>,
+    /// What each node measured: its nearest peers by the true RTT, with that RTT (empty unless
+    /// `kind` is Vivaldi).
+    measured: Vec<Vec<(usize, f64)>>,
     /// The Vivaldi run's own report, when coordinates were computed.
     pub vivaldi: Option<VivaldiReport>,
     /// The sorted relative errors of the coordinates (for the error CDF).
@@ -51,44 +62,78 @@ impl Estimates {
             Distances::Measured => Ok(Estimates {
                 kind,
                 locations: Vec::new(),
+                measured: Vec::new(),
                 vivaldi: None,
                 relative_errors: Vec::new(),
             }),
-            Distances::Vivaldi => {
+            Distances::Vivaldi | Distances::Coordinates => {
                 let settings = vivaldi_settings(topology.len(), seed);
                 let run = run_vivaldi(topology, &VivaldiConfig::default(), &settings)?;
+                let coordinates = run.coordinates.into_iter().map(location).collect();
                 Ok(Estimates {
                     kind,
-                    locations: run.coordinates.into_iter().map(location).collect(),
                     vivaldi: Some(run.report),
                     relative_errors: run.relative_errors,
+                    ..Estimates::with_measurements(kind, coordinates, topology)
                 })
             }
+        }
+    }
+
+    /// Estimates of `kind` over these locations, with each node's measurements of its nearest
+    /// peers in `topology` when `kind` is Vivaldi.
+    fn with_measurements(
+        kind: Distances,
+        mut locations: Vec<NodeLocation>,
+        topology: &Topology,
+    ) -> Estimates {
+        let measured = if kind == Distances::Vivaldi {
+            nearest_peers(topology)
+        } else {
+            Vec::new()
+        };
+        for (location, peers) in locations.iter_mut().zip(&measured) {
+            location.measured_ms = peers
+                .iter()
+                .map(|&(peer, ms)| (crate::placement::node_name(peer), ms))
+                .collect::<BTreeMap<_, _>>();
+        }
+        Estimates {
+            kind,
+            locations,
+            measured,
+            vivaldi: None,
+            relative_errors: Vec::new(),
         }
     }
 
     /// Estimates from given coordinates, one per node (fixtures shared with the live system).
     pub fn from_coordinates(coordinates: Vec<Coordinate>) -> Estimates {
         Estimates {
-            kind: Distances::Vivaldi,
+            kind: Distances::Coordinates,
             locations: coordinates.into_iter().map(location).collect(),
+            measured: Vec::new(),
             vivaldi: None,
             relative_errors: Vec::new(),
         }
     }
 
-    /// The estimates of the nodes `nodes`, renumbered in that order (for small instances cut
-    /// out of a large topology, which keep the coordinates the large run computed).
-    pub fn subset(&self, nodes: &[usize]) -> Estimates {
-        Estimates {
-            kind: self.kind,
-            locations: match self.kind {
-                Distances::Measured => Vec::new(),
-                Distances::Vivaldi => nodes.iter().map(|&i| self.locations[i].clone()).collect(),
-            },
-            vivaldi: None,
-            relative_errors: Vec::new(),
-        }
+    /// The estimates of the nodes `nodes`, renumbered in that order, on `small`, the topology
+    /// of those nodes (for small instances cut out of a large topology: they keep the
+    /// coordinates the large run computed, and their nodes measured their nearest peers among
+    /// themselves, as a small cluster's agents do).
+    pub fn subset(&self, nodes: &[usize], small: &Topology) -> Estimates {
+        let locations = match self.kind {
+            Distances::Measured => Vec::new(),
+            Distances::Vivaldi | Distances::Coordinates => nodes
+                .iter()
+                .map(|&i| NodeLocation {
+                    measured_ms: BTreeMap::new(),
+                    ..self.locations[i].clone()
+                })
+                .collect(),
+        };
+        Estimates::with_measurements(self.kind, locations, small)
     }
 
     /// Which distances these are.
@@ -96,19 +141,67 @@ impl Estimates {
         self.kind
     }
 
-    /// The location of a node as the scheduler's NodeInfo carries it (`None` for measured
-    /// distances, which have no coordinates).
+    /// The location of a node as the scheduler's NodeInfo carries it, its measurements named
+    /// as the scheduler names the nodes (`None` for measured distances, which have no
+    /// coordinates).
     pub fn location(&self, node: usize) -> Option<&NodeLocation> {
         self.locations.get(node)
     }
 
-    /// The estimated RTT from node `a` to node `b`, as the proxy at `a` sees it.
+    /// The estimated RTT from node `a` to node `b`, as the proxy at `a` sees it: a measurement
+    /// first (`brume_fog::node_rtt_ms`, as `named_rtt_ms` reads the annotations).
     pub fn rtt_ms(&self, topology: &Topology, a: usize, b: usize) -> Option<f64> {
         match self.kind {
             Distances::Measured => Some(topology.rtt_ms(a, b)),
-            Distances::Vivaldi => node_rtt_ms(a == b, self.location(a), self.location(b)),
+            Distances::Vivaldi | Distances::Coordinates => {
+                let measured = combine_measured(self.measured_to(a, b), self.measured_to(b, a));
+                node_rtt_ms(a == b, measured, self.location(a), self.location(b))
+            }
         }
     }
+
+    /// What node `a` measured to `b`, if `b` is among its measured peers.
+    fn measured_to(&self, a: usize, b: usize) -> Option<f64> {
+        self.measured
+            .get(a)?
+            .iter()
+            .find(|(peer, _)| *peer == b)
+            .map(|(_, ms)| *ms)
+    }
+}
+
+/// Each node's [`MEASURED_PEERS`] nearest peers by the true RTT, with that RTT: what its agent
+/// publishes once its probes have reached them (half of an agent's probes go to its nearest
+/// peers; the random half reaches every peer of a small cluster within a minute). O(n²) RTT
+/// reads, split over the cores: about a second for 10,000 nodes.
+fn nearest_peers(topology: &Topology) -> Vec<Vec<(usize, f64)>> {
+    let n = topology.len();
+    let chunks: Vec<std::ops::Range<usize>> = (0..n)
+        .step_by(256)
+        .map(|start| start..(start + 256).min(n))
+        .collect();
+    crate::scenario::parallel(chunks, |range| {
+        range
+            .map(|a| {
+                let mut peers: Vec<(usize, f64)> = (0..n)
+                    .filter(|&b| b != a)
+                    .map(|b| (b, topology.rtt_ms(a, b)))
+                    .collect();
+                let keep = MEASURED_PEERS.min(peers.len());
+                if keep < peers.len() {
+                    peers.select_nth_unstable_by(keep, |x, y| {
+                        x.1.total_cmp(&y.1).then(x.0.cmp(&y.0))
+                    });
+                    peers.truncate(keep);
+                }
+                peers.sort_by(|x, y| x.1.total_cmp(&y.1).then(x.0.cmp(&y.0)));
+                peers
+            })
+            .collect::<Vec<_>>()
+    })
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 fn location(coordinate: Coordinate) -> NodeLocation {

@@ -8,6 +8,7 @@
 
 use std::path::PathBuf;
 
+use brume_sim::estimates::Distances;
 use brume_sim::report::Report;
 use brume_sim::scenario::{self, Pinning, Progress, Scenario, Settings};
 use brume_sim::topology::{CitySettings, Topology};
@@ -131,16 +132,16 @@ fn brume_placement_beats_kubernetes_and_nears_the_optimum() {
         "p90 cut {cut} %\n{}",
         a.table.render()
     );
-    // Measured: 35.9 % over the optimum on these small instances, of which the Vivaldi
-    // estimates' error alone (the optimum by the estimates) is 9.2 %.
+    // Measured: 35.9 % over the optimum on these small instances. Their 10 nodes measure one
+    // another (fewer than MEASURED_PEERS), so the distances the scheduler reads are exact and
+    // the whole gap is the placement's own: one pod at a time, a score that weighs the mean as
+    // much as the p90, and the resource scores.
     let over = a.headline("brume_over_optimum_mean").unwrap();
     assert!((15.0..55.0).contains(&over), "{over} % over the optimum");
     let estimates = a.headline("estimates_optimum_over_optimum_mean").unwrap();
     let own = a.headline("brume_over_estimates_optimum_mean").unwrap();
-    assert!(
-        (0.0..over).contains(&estimates) && (0.0..over).contains(&own),
-        "the gap splits: estimates {estimates} %, placement {own} %"
-    );
+    assert_eq!(estimates, 0.0, "every pair of a small instance is measured");
+    assert_eq!(own, over);
     assert_eq!(
         json(&a),
         json(&run(Scenario::Placement, &topology, &settings))
@@ -218,9 +219,22 @@ fn routing_on_planetlab() {
     let a = run(Scenario::Routing, &topology, &small());
     let cut = a.headline("mean_cut_vs_random").unwrap();
     assert!(
-        (30.0..70.0).contains(&cut),
+        (55.0..90.0).contains(&cut),
         "mean cut {cut} %\n{}",
         a.table.render()
+    );
+    // The same run with the coordinates alone, as before the scheduler and the proxies read
+    // the RTTs the agents measured to their nearest peers: the replicas land farther from the
+    // users and the cut is smaller (measured: 73 % against 48 %).
+    let coordinates = Settings {
+        distances: Distances::Coordinates,
+        ..small()
+    };
+    let b = run(Scenario::Routing, &topology, &coordinates);
+    let without = b.headline("mean_cut_vs_random").unwrap();
+    assert!(
+        without + 10.0 < cut,
+        "coordinates alone {without} %, with measurements {cut} %"
     );
 }
 

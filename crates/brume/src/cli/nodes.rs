@@ -11,7 +11,7 @@ use serde_json::Value;
 use super::client::Api;
 
 /// The annotation the agents publish their measured RTTs in (see brume-agent's prober).
-const MEASURED: &str = "fog.brume.io/measured-rtt-ms";
+const MEASURED: &str = brume_fog::MEASURED_RTT_ANNOTATION;
 
 /// Arguments of `brume nodes`.
 #[derive(clap::Args)]

@@ -15,7 +15,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use brume_fog::{NodeLocation, PlacementConfig, node_rtt_ms, placement_scores};
+use brume_fog::{NodeLocation, PlacementConfig, named_rtt_ms, placement_scores};
 
 use crate::framework::{CycleState, NodeInfo, PodInfo, ScorePlugin};
 use crate::selector::Labels;
@@ -115,8 +115,8 @@ fn neutral(input: &ServiceDemand) -> bool {
 /// Each candidate's score in [0, 100], in the candidates' order. Every candidate gets 0 when
 /// the pod belongs to no Service or its Services have no demand. The distance from a node to
 /// itself is 0 (users at a gateway served on that node cross no link); between two nodes it is
-/// the estimate of their locations ([`node_rtt_ms`]), and unknown (never 0) when either node has
-/// no usable location or is not in the cluster.
+/// the RTT one of them measured to the other, else the estimate of their locations
+/// ([`named_rtt_ms`]), and unknown (never 0) when nothing tells.
 pub fn scores(
     pod: &PodInfo,
     input: &ServiceDemand,
@@ -131,9 +131,10 @@ pub fn scores(
     let locations: HashMap<&str, &NodeLocation> =
         all.iter().map(|n| (n.name.as_str(), &n.location)).collect();
     let distance = |a: &String, b: &String| {
-        node_rtt_ms(
-            a == b,
+        named_rtt_ms(
+            a,
             locations.get(a.as_str()).copied(),
+            b,
             locations.get(b.as_str()).copied(),
         )
     };
@@ -395,6 +396,20 @@ mod tests {
         ProximityPlacement::seed(&mut state, demand(&[("d", 50.0)]));
         let chosen = schedule_with(&profile(&resources_only), &p, &nodes, state);
         assert_eq!(chosen.unwrap(), "b");
+    }
+
+    #[test]
+    fn a_measured_rtt_beats_the_coordinates() {
+        // The coordinates put b 5 ms from the users at g and c 30 ms; g's agent measured c at
+        // 3 ms (a near pair Vivaldi got wrong), so c is the better place.
+        let mut g = at("g", 0.0);
+        let all = vec![at("b", 5.0), at("c", 30.0), g.clone()];
+        let s = run(Some(demand(&[("g", 50.0)])), &["b", "c"], &all);
+        assert_eq!(best(&s), "b", "by the coordinates: {s:?}");
+        g.location.measured_ms.insert("c".into(), 3.0);
+        let all = vec![at("b", 5.0), at("c", 30.0), g];
+        let s = run(Some(demand(&[("g", 50.0)])), &["b", "c"], &all);
+        assert_eq!(best(&s), "c", "by the measurement: {s:?}");
     }
 
     #[test]

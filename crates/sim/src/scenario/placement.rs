@@ -203,7 +203,7 @@ fn small_instances(
         .collect();
     parallel(jobs, |(seed, nodes)| {
         let small = topology.subset(&nodes);
-        let estimates = setup.estimates.subset(&nodes);
+        let estimates = setup.estimates.subset(&nodes, &small);
         let shape = DemandShape::random(&small, 2, seed);
         let users = Population::draw(&small, &shape, 1000, seed);
         let demand = users.demand(small.len(), 1.0);
