@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use brume_fog::replace::best_move;
 use brume_fog::slo::{SloObjective, SloProblem, plan};
 use brume_fog::{LatencySummary, PlacementConfig, latency_summary};
 use brume_scheduler::framework::{Search, feasible_nodes_to_find, select};
@@ -133,6 +134,42 @@ pub fn schedule(
         chosen.push(placement.node);
     }
     chosen
+}
+
+/// The moves a follow-users Deployment may make before it comes to rest: enough for every
+/// replica of the scenarios to move twice.
+pub const MAX_SETTLING_MOVES: usize = 20;
+
+/// Where a follow-users Deployment comes to rest from `replicas`: the re-placement controller's
+/// best single move (`brume_fog::replace::best_move` with the controller's default threshold,
+/// as `follow_users::decide` calls it) carried out, again and again, until it proposes none or
+/// [`MAX_SETTLING_MOVES`] were made. Candidates are the nodes without a replica.
+pub fn settle(
+    topology: &Topology,
+    estimates: &Estimates,
+    demand: &[(usize, f64)],
+    mut replicas: Vec<usize>,
+) -> Vec<usize> {
+    let threshold = brume_controllers::follow_users::Settings::default().threshold;
+    for _ in 0..MAX_SETTLING_MOVES {
+        let candidates: Vec<usize> = (0..topology.len())
+            .filter(|n| !replicas.contains(n))
+            .collect();
+        let Some(m) = best_move(
+            demand,
+            &replicas,
+            &candidates,
+            |&g, &r| estimates.rtt_ms(topology, g, r),
+            &PlacementConfig::default(),
+            &threshold,
+        ) else {
+            break;
+        };
+        if let Some(slot) = replicas.iter().position(|&r| r == m.from) {
+            replicas[slot] = m.to;
+        }
+    }
+    replicas
 }
 
 /// The latency autoscaler's plan for this demand: the fewest replicas (within `min..=max`) and

@@ -142,6 +142,12 @@ fn brume_placement_beats_kubernetes_and_nears_the_optimum() {
     let own = a.headline("brume_over_estimates_optimum_mean").unwrap();
     assert_eq!(estimates, 0.0, "every pair of a small instance is measured");
     assert_eq!(own, over);
+    // The re-placement controller's moves close most of it (a follow-users Deployment at rest).
+    let settled = a.headline("follow_users_over_optimum_mean").unwrap();
+    assert!(
+        settled < over - 10.0 && settled < 20.0,
+        "follow-users at rest {settled} %, the scheduler alone {over} %"
+    );
     assert_eq!(
         json(&a),
         json(&run(Scenario::Placement, &topology, &settings))
