@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use brume_api::TrafficReport;
-use brume_fog::{NodeLocation, named_rtt_ms};
+use brume_fog::{NodeDistances, NodeLocation};
 use k8s_openapi::api::core::v1::{Node, Service};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
 
@@ -129,19 +129,14 @@ pub fn sites(nodes: &[Node]) -> Vec<Site> {
 /// The RTT between two nodes by name: 0 from a node to itself (users at a gateway served there
 /// cross no link), the RTT either measured to the other, else the estimate from their
 /// locations, unknown (never 0) when nothing tells (`brume_fog::named_rtt_ms`, as the scheduler
-/// and the proxies weigh it).
+/// and the proxies weigh it, by index: `brume_fog::NodeDistances`).
 pub fn distance<'a>(sites: &'a [Site]) -> impl Fn(&String, &String) -> Option<f64> + 'a {
-    let by_name: BTreeMap<&str, &NodeLocation> = sites
-        .iter()
-        .map(|s| (s.name.as_str(), &s.location))
-        .collect();
+    let table = NodeDistances::new(sites.iter().map(|s| (s.name.as_str(), &s.location)));
     move |a: &String, b: &String| {
-        named_rtt_ms(
-            a,
-            by_name.get(a.as_str()).copied(),
-            b,
-            by_name.get(b.as_str()).copied(),
-        )
+        if a == b {
+            return Some(0.0);
+        }
+        table.rtt_ms(table.index(a)?, table.index(b)?)
     }
 }
 

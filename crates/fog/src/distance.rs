@@ -2,6 +2,8 @@
 //! coordinates first, then GPS, then zone and region labels. `None` means unknown, and callers
 //! must never read it as zero.
 
+use std::collections::HashMap;
+
 use crate::location::NodeLocation;
 
 /// The Earth's mean radius in kilometres (IUGG mean radius R1 = 6371.0088 km).
@@ -118,6 +120,66 @@ pub fn named_rtt_ms(
         a_location,
         b_location,
     )
+}
+
+/// A cluster's nodes by index, for the many distance lookups of a placement: each node's
+/// location, and its measurements resolved to node indices once, so a lookup compares integers
+/// instead of names. [`NodeDistances::rtt_ms`] answers what [`named_rtt_ms`] answers for two
+/// nodes of the set.
+#[derive(Debug, Clone)]
+pub struct NodeDistances<'a> {
+    locations: Vec<&'a NodeLocation>,
+    measured: Vec<Vec<(usize, f64)>>,
+    index: HashMap<&'a str, usize>,
+}
+
+impl<'a> NodeDistances<'a> {
+    /// The nodes, named, in index order (a name given twice keeps its first index).
+    pub fn new(nodes: impl IntoIterator<Item = (&'a str, &'a NodeLocation)>) -> NodeDistances<'a> {
+        let mut locations = Vec::new();
+        let mut index = HashMap::new();
+        for (name, location) in nodes {
+            index.entry(name).or_insert(locations.len());
+            locations.push(location);
+        }
+        let measured = locations
+            .iter()
+            .map(|l| {
+                l.measured_ms
+                    .iter()
+                    .filter_map(|(peer, ms)| Some((*index.get(peer.as_str())?, *ms)))
+                    .collect()
+            })
+            .collect();
+        NodeDistances {
+            locations,
+            measured,
+            index,
+        }
+    }
+
+    /// The index of the node named `name`.
+    pub fn index(&self, name: &str) -> Option<usize> {
+        self.index.get(name).copied()
+    }
+
+    /// The RTT between nodes `a` and `b` ([`node_rtt_ms`]: 0 to itself, a measurement first,
+    /// else the estimate); `None` for an index out of range.
+    pub fn rtt_ms(&self, a: usize, b: usize) -> Option<f64> {
+        let to = |from: usize, peer: usize| {
+            self.measured
+                .get(from)?
+                .iter()
+                .find(|(p, _)| *p == peer)
+                .map(|(_, ms)| *ms)
+        };
+        node_rtt_ms(
+            a == b,
+            combine_measured(to(a, b), to(b, a)),
+            Some(*self.locations.get(a)?),
+            Some(*self.locations.get(b)?),
+        )
+    }
 }
 
 /// The great-circle distance in kilometres between two (latitude, longitude) points in degrees,
@@ -270,5 +332,21 @@ mod tests {
         assert_eq!(node_rtt_ms(false, Some(f64::NAN), None, None), None);
         assert_eq!(combine_measured(None, Some(3.0)), Some(3.0));
         assert_eq!(combine_measured(None, None), None);
+        // The same answers by index.
+        let nice = at((43.70, 7.27));
+        let table = NodeDistances::new([("paris", &paris), ("lyon", &lyon), ("nice", &nice)]);
+        for (a, b) in [
+            ("paris", "lyon"),
+            ("lyon", "paris"),
+            ("paris", "nice"),
+            ("nice", "nice"),
+        ] {
+            let (ia, ib) = (table.index(a).unwrap(), table.index(b).unwrap());
+            let by_name = named_rtt_ms(a, Some(table.locations[ia]), b, Some(table.locations[ib]));
+            assert_eq!(table.rtt_ms(ia, ib), by_name, "{a} -> {b}");
+        }
+        assert_eq!(table.rtt_ms(0, 1), Some(15.0));
+        assert_eq!(table.index("brest"), None);
+        assert_eq!(table.rtt_ms(0, 7), None);
     }
 }

@@ -25,7 +25,9 @@ mod tie_break;
 pub mod vivaldi;
 
 pub use coordinate::{COORDINATES_ANNOTATION, Coordinate};
-pub use distance::{combine_measured, estimate_rtt_ms, measured_rtt_ms, named_rtt_ms, node_rtt_ms};
+pub use distance::{
+    NodeDistances, combine_measured, estimate_rtt_ms, measured_rtt_ms, named_rtt_ms, node_rtt_ms,
+};
 pub use error::FogError;
 pub use evaluate::{
     ConvergenceStats, SimulationSettings, VivaldiReport, VivaldiRun, run_vivaldi, simulate_vivaldi,

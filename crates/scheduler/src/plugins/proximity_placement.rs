@@ -15,7 +15,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use brume_fog::{NodeLocation, PlacementConfig, named_rtt_ms, placement_scores};
+use brume_fog::{NodeDistances, PlacementConfig, placement_scores};
 
 use crate::framework::{CycleState, NodeInfo, PodInfo, ScorePlugin};
 use crate::selector::Labels;
@@ -116,7 +116,8 @@ fn neutral(input: &ServiceDemand) -> bool {
 /// the pod belongs to no Service or its Services have no demand. The distance from a node to
 /// itself is 0 (users at a gateway served on that node cross no link); between two nodes it is
 /// the RTT one of them measured to the other, else the estimate of their locations
-/// ([`named_rtt_ms`]), and unknown (never 0) when nothing tells.
+/// (`brume_fog::named_rtt_ms`, by index: [`NodeDistances`]), and unknown (never 0) when nothing
+/// tells or a gateway is not a node of the cluster.
 pub fn scores(
     pod: &PodInfo,
     input: &ServiceDemand,
@@ -127,19 +128,22 @@ pub fn scores(
     if neutral(input) {
         return vec![0; candidates.len()];
     }
-    let current = replicas(pod, &input.selectors, all);
-    let locations: HashMap<&str, &NodeLocation> =
-        all.iter().map(|n| (n.name.as_str(), &n.location)).collect();
-    let distance = |a: &String, b: &String| {
-        named_rtt_ms(
-            a,
-            locations.get(a.as_str()).copied(),
-            b,
-            locations.get(b.as_str()).copied(),
-        )
-    };
-    let names: Vec<&String> = candidates.iter().map(|n| &n.name).collect();
-    placement_scores(&input.demand, &current, &names, distance, config)
+    // By index: a placement reads G × R distances per candidate (50 million per pod on 10,000
+    // nodes), so names are resolved once. A gateway that is not a node is unknown.
+    let table = NodeDistances::new(all.iter().map(|n| (n.name.as_str(), &n.location)));
+    let demand: Vec<(Option<usize>, f64)> = input
+        .demand
+        .iter()
+        .map(|(g, rate)| (table.index(g), *rate))
+        .collect();
+    let current: Vec<Option<usize>> = replicas(pod, &input.selectors, all)
+        .iter()
+        .map(|r| table.index(r))
+        .collect();
+    let indices: Vec<Option<usize>> = candidates.iter().map(|n| table.index(&n.name)).collect();
+    let refs: Vec<&Option<usize>> = indices.iter().collect();
+    let distance = |a: &Option<usize>, b: &Option<usize>| table.rtt_ms((*a)?, (*b)?);
+    placement_scores(&demand, &current, &refs, distance, config)
         .into_iter()
         .map(|score| score.round().clamp(0.0, 100.0) as i64)
         .collect()
