@@ -13,7 +13,7 @@
 //! is waited before the probe is sent, so the measured sample is the emulated link plus the
 //! real loopback round trip, as for proxied hops.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -38,22 +38,51 @@ pub use brume_fog::MEASURED_RTT_ANNOTATION;
 /// How many recent samples per peer the published median is taken over.
 const MEASURED_SAMPLES: usize = 5;
 
-/// The median of recent samples to each peer, rounded to 0.1 ms, as the annotation's JSON: the
+/// How many peers' samples an agent keeps: four times the peers it publishes, so a peer that
+/// drifts nearer is still known, while on a cluster of thousands the map stays small (the
+/// random half of the probes reaches every peer in time).
+const MEASURED_KEPT: usize = 4 * brume_fog::MEASURED_PEERS;
+
+/// The median of a peer's samples (the upper one of an even count); `None` for none.
+fn median(samples: &[f64]) -> Option<f64> {
+    let mut v = samples.to_vec();
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied()
+}
+
+/// Drops the peers of the highest medians until at most `keep` are left.
+fn forget_the_farthest(samples: &mut HashMap<String, Vec<f64>>, keep: usize) {
+    if samples.len() <= keep {
+        return;
+    }
+    let mut by_median: Vec<(String, f64)> = samples
+        .iter()
+        .map(|(peer, v)| (peer.clone(), median(v).unwrap_or(f64::INFINITY)))
+        .collect();
+    by_median.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+    for (peer, _) in by_median.into_iter().skip(keep) {
+        samples.remove(&peer);
+    }
+}
+
+/// The median of recent samples to each peer, rounded to 0.1 ms, for the annotation: the
 /// [`brume_fog::MEASURED_PEERS`] nearest peers by that median (ties by name).
-fn measured_json(samples: &HashMap<String, Vec<f64>>) -> String {
+fn nearest_medians(samples: &HashMap<String, Vec<f64>>) -> BTreeMap<String, f64> {
     let mut medians: Vec<(&str, f64)> = samples
         .iter()
-        .filter(|(_, v)| !v.is_empty())
-        .map(|(peer, v)| {
-            let mut v = v.clone();
-            v.sort_by(f64::total_cmp);
-            (peer.as_str(), (v[v.len() / 2] * 10.0).round() / 10.0)
-        })
+        .filter_map(|(peer, v)| Some((peer.as_str(), (median(v)? * 10.0).round() / 10.0)))
         .collect();
     medians.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(b.0)));
     medians.truncate(brume_fog::MEASURED_PEERS);
-    let nearest: std::collections::BTreeMap<&str, f64> = medians.into_iter().collect();
-    serde_json::to_string(&nearest).unwrap_or_default()
+    medians
+        .into_iter()
+        .map(|(peer, ms)| (peer.to_string(), ms))
+        .collect()
+}
+
+/// [`nearest_medians`] as the annotation's JSON.
+fn measured_json(medians: &BTreeMap<String, f64>) -> String {
+    serde_json::to_string(medians).unwrap_or_default()
 }
 
 /// The UDP port probes are answered on: the agent's port (its TCP side serves logs).
@@ -166,18 +195,19 @@ fn internal_ip(node: &Node) -> Option<IpAddr> {
 #[derive(Debug, Clone)]
 struct Published {
     coordinate: Coordinate,
-    /// How many peers its measured RTTs covered.
-    peers: usize,
+    /// The peers whose measured RTTs it published.
+    peers: Vec<String>,
     at: Instant,
 }
 
 /// Whether the coordinate (and the measured RTTs) should be published now: after the first
-/// samples, no more often than `min_publish_interval`, and only when a new peer was measured
-/// or the coordinate moved or its error changed enough since the last publication.
+/// samples, no more often than `min_publish_interval`, and only when the nearest peers to
+/// publish (`peers`, by name) changed or the coordinate moved or its error changed enough since
+/// the last publication (a median that drifts alone does not cause a write).
 fn publish_due(
     config: &ProberConfig,
     samples: u64,
-    measured_peers: usize,
+    peers: &[String],
     last: Option<&Published>,
     current: &Coordinate,
     now: Instant,
@@ -189,7 +219,7 @@ fn publish_due(
         return true;
     };
     now.duration_since(last.at) >= config.min_publish_interval
-        && (measured_peers > last.peers
+        && (peers != last.peers.as_slice()
             || brume_fog::moved_meaningfully(&last.coordinate, current, config.republish_ms)
             || (last.coordinate.error - current.error).abs() > config.republish_error)
 }
@@ -297,18 +327,21 @@ pub async fn run(
             recent.remove(0);
         }
         measured.retain(|name, _| peers.contains_key(name));
+        forget_the_farthest(&mut measured, MEASURED_KEPT);
         let now = Instant::now();
+        let nearest = nearest_medians(&measured);
+        let nearest_peers: Vec<String> = nearest.keys().cloned().collect();
         if publish_due(
             &config,
             samples,
-            measured.len(),
+            &nearest_peers,
             published.as_ref(),
             &current,
             now,
         ) {
             let patch = serde_json::json!({"metadata": {"annotations": {
                 COORDINATES_ANNOTATION: current.to_annotation(),
-                MEASURED_RTT_ANNOTATION: measured_json(&measured),
+                MEASURED_RTT_ANNOTATION: measured_json(&nearest),
             }}});
             match api
                 .patch(&me, &PatchParams::default(), &Patch::Merge(&patch))
@@ -318,7 +351,7 @@ pub async fn run(
                     tracing::debug!(error = current.error, "coordinate published");
                     published = Some(Published {
                         coordinate: current,
-                        peers: measured.len(),
+                        peers: nearest_peers,
                         at: now,
                     });
                 }
@@ -341,39 +374,60 @@ mod tests {
             height: 0.1,
             error,
         };
+        let names = |list: &[&str]| list.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        let one = names(&["a"]);
+        let two = names(&["a", "b"]);
         assert!(
-            !publish_due(&c, 2, 1, None, &at(0.0, 1.0), t0),
+            !publish_due(&c, 2, &one, None, &at(0.0, 1.0), t0),
             "too few samples"
         );
         assert!(
-            publish_due(&c, 3, 1, None, &at(0.0, 1.0), t0),
+            publish_due(&c, 3, &one, None, &at(0.0, 1.0), t0),
             "first publication"
         );
         let last = Published {
             coordinate: at(0.0, 0.5),
-            peers: 2,
+            peers: two.clone(),
             at: t0,
         };
         let later = t0 + c.min_publish_interval;
         assert!(
-            !publish_due(&c, 9, 2, Some(&last), &at(10.0, 0.5), t0),
+            !publish_due(&c, 9, &two, Some(&last), &at(10.0, 0.5), t0),
             "too soon"
         );
         assert!(
-            !publish_due(&c, 9, 2, Some(&last), &at(1.0, 0.52), later),
+            !publish_due(&c, 9, &two, Some(&last), &at(1.0, 0.52), later),
             "no real change"
         );
         assert!(
-            publish_due(&c, 9, 2, Some(&last), &at(10.0, 0.5), later),
+            publish_due(&c, 9, &two, Some(&last), &at(10.0, 0.5), later),
             "moved"
         );
         assert!(
-            publish_due(&c, 9, 2, Some(&last), &at(0.0, 0.3), later),
+            publish_due(&c, 9, &two, Some(&last), &at(0.0, 0.3), later),
             "error changed"
         );
         assert!(
-            publish_due(&c, 9, 3, Some(&last), &at(0.0, 0.5), later),
+            publish_due(
+                &c,
+                9,
+                &names(&["a", "b", "c"]),
+                Some(&last),
+                &at(0.0, 0.5),
+                later
+            ),
             "a new peer"
+        );
+        assert!(
+            publish_due(
+                &c,
+                9,
+                &names(&["a", "c"]),
+                Some(&last),
+                &at(0.0, 0.5),
+                later
+            ),
+            "a nearer peer in place of one"
         );
     }
 
@@ -384,15 +438,32 @@ mod tests {
             ("node-3".to_string(), vec![]),
             ("node-4".to_string(), vec![9.0]),
         ]);
-        assert_eq!(measured_json(&samples), r#"{"node-2":16.2,"node-4":9.0}"#);
+        assert_eq!(
+            measured_json(&nearest_medians(&samples)),
+            r#"{"node-2":16.2,"node-4":9.0}"#
+        );
         // Only the nearest MEASURED_PEERS are published.
         let many: HashMap<String, Vec<f64>> = (0..40)
             .map(|i| (format!("node-{i:02}"), vec![100.0 - i as f64]))
             .collect();
-        let published: std::collections::BTreeMap<String, f64> =
-            serde_json::from_str(&measured_json(&many)).unwrap();
+        let published = nearest_medians(&many);
         assert_eq!(published.len(), brume_fog::MEASURED_PEERS);
         assert!(published.contains_key("node-39") && !published.contains_key("node-23"));
         assert_eq!(published["node-24"], 76.0);
+    }
+
+    #[test]
+    fn only_the_nearest_peers_samples_are_kept() {
+        let mut many: HashMap<String, Vec<f64>> = (0..10)
+            .map(|i| (format!("node-{i}"), vec![10.0 * i as f64, 1.0]))
+            .collect();
+        many.insert("silent".into(), vec![]);
+        forget_the_farthest(&mut many, 4);
+        let mut kept: Vec<&String> = many.keys().collect();
+        kept.sort();
+        // Medians (upper of two): node-0 1, node-1 10, node-2 20, node-3 30; none is farthest.
+        assert_eq!(kept, ["node-0", "node-1", "node-2", "node-3"]);
+        forget_the_farthest(&mut many, 10);
+        assert_eq!(many.len(), 4, "fewer than the bound: nothing goes");
     }
 }
