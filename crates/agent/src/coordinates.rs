@@ -43,11 +43,20 @@ const MEASURED_SAMPLES: usize = 5;
 /// random half of the probes reaches every peer in time).
 const MEASURED_KEPT: usize = 4 * brume_fog::MEASURED_PEERS;
 
-/// The median of a peer's samples (the upper one of an even count); `None` for none.
-fn median(samples: &[f64]) -> Option<f64> {
-    let mut v = samples.to_vec();
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied()
+/// Each peer with the median of its samples (the upper one of an even count; infinite for
+/// none), nearest first, ties by name.
+fn by_median(samples: &HashMap<String, Vec<f64>>) -> Vec<(&str, f64)> {
+    let median = |v: &Vec<f64>| {
+        let mut v = v.clone();
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or(f64::INFINITY)
+    };
+    let mut peers: Vec<(&str, f64)> = samples
+        .iter()
+        .map(|(peer, v)| (peer.as_str(), median(v)))
+        .collect();
+    peers.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(b.0)));
+    peers
 }
 
 /// Drops the peers of the highest medians until at most `keep` are left.
@@ -55,12 +64,12 @@ fn forget_the_farthest(samples: &mut HashMap<String, Vec<f64>>, keep: usize) {
     if samples.len() <= keep {
         return;
     }
-    let mut by_median: Vec<(String, f64)> = samples
-        .iter()
-        .map(|(peer, v)| (peer.clone(), median(v).unwrap_or(f64::INFINITY)))
+    let farthest: Vec<String> = by_median(samples)
+        .into_iter()
+        .skip(keep)
+        .map(|(peer, _)| peer.to_string())
         .collect();
-    by_median.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
-    for (peer, _) in by_median.into_iter().skip(keep) {
+    for peer in farthest {
         samples.remove(&peer);
     }
 }
@@ -68,15 +77,11 @@ fn forget_the_farthest(samples: &mut HashMap<String, Vec<f64>>, keep: usize) {
 /// The median of recent samples to each peer, rounded to 0.1 ms, for the annotation: the
 /// [`brume_fog::MEASURED_PEERS`] nearest peers by that median (ties by name).
 fn nearest_medians(samples: &HashMap<String, Vec<f64>>) -> BTreeMap<String, f64> {
-    let mut medians: Vec<(&str, f64)> = samples
-        .iter()
-        .filter_map(|(peer, v)| Some((peer.as_str(), (median(v)? * 10.0).round() / 10.0)))
-        .collect();
-    medians.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(b.0)));
-    medians.truncate(brume_fog::MEASURED_PEERS);
-    medians
+    by_median(samples)
         .into_iter()
-        .map(|(peer, ms)| (peer.to_string(), ms))
+        .filter(|(_, ms)| ms.is_finite())
+        .take(brume_fog::MEASURED_PEERS)
+        .map(|(peer, ms)| (peer.to_string(), (ms * 10.0).round() / 10.0))
         .collect()
 }
 

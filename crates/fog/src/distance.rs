@@ -96,7 +96,7 @@ pub fn combine_measured(a_to_b: Option<f64>, b_to_a: Option<f64>) -> Option<f64>
 
 /// The RTT measured between the nodes named `a` and `b`, from the measurements their locations
 /// carry ([`NodeLocation::measured_ms`]).
-pub fn measured_rtt_ms(
+fn measured_rtt_ms(
     a: &str,
     a_location: Option<&NodeLocation>,
     b: &str,
@@ -122,6 +122,26 @@ pub fn named_rtt_ms(
     )
 }
 
+/// What each node of a set measured, by node index: for node `a`, the (peer index, RTT ms)
+/// pairs it published. A few peers each ([`crate::MEASURED_PEERS`]), so a lookup is a short
+/// scan of integers.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Measurements(pub Vec<Vec<(usize, f64)>>);
+
+impl Measurements {
+    /// The RTT measured between nodes `a` and `b`, either way ([`combine_measured`]).
+    pub fn between(&self, a: usize, b: usize) -> Option<f64> {
+        let to = |from: usize, peer: usize| {
+            self.0
+                .get(from)?
+                .iter()
+                .find(|(p, _)| *p == peer)
+                .map(|(_, ms)| *ms)
+        };
+        combine_measured(to(a, b), to(b, a))
+    }
+}
+
 /// A cluster's nodes by index, for the many distance lookups of a placement: each node's
 /// location, and its measurements resolved to node indices once, so a lookup compares integers
 /// instead of names. [`NodeDistances::rtt_ms`] answers what [`named_rtt_ms`] answers for two
@@ -129,7 +149,7 @@ pub fn named_rtt_ms(
 #[derive(Debug, Clone)]
 pub struct NodeDistances<'a> {
     locations: Vec<&'a NodeLocation>,
-    measured: Vec<Vec<(usize, f64)>>,
+    measured: Measurements,
     index: HashMap<&'a str, usize>,
 }
 
@@ -142,15 +162,17 @@ impl<'a> NodeDistances<'a> {
             index.entry(name).or_insert(locations.len());
             locations.push(location);
         }
-        let measured = locations
-            .iter()
-            .map(|l| {
-                l.measured_ms
-                    .iter()
-                    .filter_map(|(peer, ms)| Some((*index.get(peer.as_str())?, *ms)))
-                    .collect()
-            })
-            .collect();
+        let measured = Measurements(
+            locations
+                .iter()
+                .map(|l| {
+                    l.measured_ms
+                        .iter()
+                        .filter_map(|(peer, ms)| Some((*index.get(peer.as_str())?, *ms)))
+                        .collect()
+                })
+                .collect(),
+        );
         NodeDistances {
             locations,
             measured,
@@ -166,16 +188,9 @@ impl<'a> NodeDistances<'a> {
     /// The RTT between nodes `a` and `b` ([`node_rtt_ms`]: 0 to itself, a measurement first,
     /// else the estimate); `None` for an index out of range.
     pub fn rtt_ms(&self, a: usize, b: usize) -> Option<f64> {
-        let to = |from: usize, peer: usize| {
-            self.measured
-                .get(from)?
-                .iter()
-                .find(|(p, _)| *p == peer)
-                .map(|(_, ms)| *ms)
-        };
         node_rtt_ms(
             a == b,
-            combine_measured(to(a, b), to(b, a)),
+            self.measured.between(a, b),
             Some(*self.locations.get(a)?),
             Some(*self.locations.get(b)?),
         )

@@ -26,7 +26,7 @@ pub mod vivaldi;
 
 pub use coordinate::{COORDINATES_ANNOTATION, Coordinate};
 pub use distance::{
-    NodeDistances, combine_measured, estimate_rtt_ms, measured_rtt_ms, named_rtt_ms, node_rtt_ms,
+    Measurements, NodeDistances, combine_measured, estimate_rtt_ms, named_rtt_ms, node_rtt_ms,
 };
 pub use error::FogError;
 pub use evaluate::{

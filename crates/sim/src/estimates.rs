@@ -9,8 +9,8 @@
 use std::collections::BTreeMap;
 
 use brume_fog::{
-    Coordinate, MEASURED_PEERS, NodeLocation, SimulationSettings, VivaldiConfig, VivaldiReport,
-    combine_measured, node_rtt_ms, run_vivaldi,
+    Coordinate, MEASURED_PEERS, Measurements, NodeLocation, SimulationSettings, VivaldiConfig,
+    VivaldiReport, node_rtt_ms, run_vivaldi,
 };
 use serde::Serialize;
 
@@ -37,7 +37,7 @@ pub struct Estimates {
     locations: Vec<NodeLocation>,
     /// What each node measured: its nearest peers by the true RTT, with that RTT (empty unless
     /// `kind` is Vivaldi).
-    measured: Vec<Vec<(usize, f64)>>,
+    measured: Measurements,
     /// The Vivaldi run's own report, when coordinates were computed.
     pub vivaldi: Option<VivaldiReport>,
     /// The sorted relative errors of the coordinates (for the error CDF).
@@ -62,7 +62,7 @@ impl Estimates {
             Distances::Measured => Ok(Estimates {
                 kind,
                 locations: Vec::new(),
-                measured: Vec::new(),
+                measured: Measurements::default(),
                 vivaldi: None,
                 relative_errors: Vec::new(),
             }),
@@ -88,11 +88,11 @@ impl Estimates {
         topology: &Topology,
     ) -> Estimates {
         let measured = if kind == Distances::Vivaldi {
-            nearest_peers(topology)
+            Measurements(nearest_peers(topology))
         } else {
-            Vec::new()
+            Measurements::default()
         };
-        for (location, peers) in locations.iter_mut().zip(&measured) {
+        for (location, peers) in locations.iter_mut().zip(&measured.0) {
             location.measured_ms = peers
                 .iter()
                 .map(|&(peer, ms)| (crate::placement::node_name(peer), ms))
@@ -112,7 +112,7 @@ impl Estimates {
         Estimates {
             kind: Distances::Coordinates,
             locations: coordinates.into_iter().map(location).collect(),
-            measured: Vec::new(),
+            measured: Measurements::default(),
             vivaldi: None,
             relative_errors: Vec::new(),
         }
@@ -153,20 +153,13 @@ impl Estimates {
     pub fn rtt_ms(&self, topology: &Topology, a: usize, b: usize) -> Option<f64> {
         match self.kind {
             Distances::Measured => Some(topology.rtt_ms(a, b)),
-            Distances::Vivaldi | Distances::Coordinates => {
-                let measured = combine_measured(self.measured_to(a, b), self.measured_to(b, a));
-                node_rtt_ms(a == b, measured, self.location(a), self.location(b))
-            }
+            Distances::Vivaldi | Distances::Coordinates => node_rtt_ms(
+                a == b,
+                self.measured.between(a, b),
+                self.location(a),
+                self.location(b),
+            ),
         }
-    }
-
-    /// What node `a` measured to `b`, if `b` is among its measured peers.
-    fn measured_to(&self, a: usize, b: usize) -> Option<f64> {
-        self.measured
-            .get(a)?
-            .iter()
-            .find(|(peer, _)| *peer == b)
-            .map(|(_, ms)| *ms)
     }
 }
 

@@ -49,7 +49,7 @@ fn views(list: &Value) -> Vec<NodeView> {
                 coordinate: annotation(COORDINATES_ANNOTATION)
                     .and_then(|t| Coordinate::from_annotation(t).ok()),
                 measured: annotation(MEASURED)
-                    .and_then(|t| serde_json::from_str(t).ok())
+                    .and_then(|t| brume_fog::parse_measured(t).ok())
                     .unwrap_or_default(),
             }
         })

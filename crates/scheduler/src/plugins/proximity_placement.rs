@@ -187,14 +187,11 @@ impl ScorePlugin for ProximityPlacement {
         else {
             return Vec::new();
         };
-        let index: HashMap<&str, usize> = all
-            .iter()
+        let busiest = busiest_gateways(&input.demand, MUST_EXAMINE_GATEWAYS);
+        all.iter()
             .enumerate()
-            .map(|(i, n)| (n.name.as_str(), i))
-            .collect();
-        busiest_gateways(&input.demand, MUST_EXAMINE_GATEWAYS)
-            .into_iter()
-            .filter_map(|g| index.get(g).copied())
+            .filter(|(_, n)| busiest.contains(&n.name.as_str()))
+            .map(|(i, _)| i)
             .collect()
     }
 
